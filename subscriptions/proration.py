@@ -1,0 +1,326 @@
+"""The billing rules of shared/BILLING_RULES.md as pure functions.
+
+No ORM, no clock, no settings: callers load the data first, then compute.
+Every page, order, email and command that shows an amount gets it from
+``quote_seat_change``; every period boundary comes from ``period_end``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from moneyed import Money
+
+from subscriptions.money import CurrencyMismatch, require_same_currency, round_money, zero
+
+MONTH = "month"
+YEAR = "year"
+INTERVALS = (MONTH, YEAR)
+_MONTHS_PER_INTERVAL = {MONTH: 1, YEAR: 12}
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class QuoteError(ValueError):
+    """A seat-change quote was asked for with arguments the rules refuse."""
+
+
+class InvalidSeatCount(QuoteError):
+    pass
+
+
+class NoSeatChange(InvalidSeatCount):
+    pass
+
+
+class UnknownInterval(QuoteError):
+    pass
+
+
+class NaiveDatetime(QuoteError):
+    pass
+
+
+class OutsidePeriod(QuoteError):
+    pass
+
+
+class InvalidTaxRate(QuoteError):
+    pass
+
+
+class InvalidAccountCredit(QuoteError):
+    pass
+
+
+class InvalidUnitPrice(QuoteError):
+    pass
+
+
+class MixedCurrencies(QuoteError, CurrencyMismatch):
+    pass
+
+
+# -- Periods -----------------------------------------------------------------
+
+
+def _require_aware(name: str, value: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        raise NaiveDatetime(f"{name} must be a datetime, not {type(value).__name__}.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetime(f"{name} must be time-zone aware; got the naive datetime {value}.")
+    return value.astimezone(UTC)
+
+
+def _require_interval(interval: str) -> int:
+    try:
+        return _MONTHS_PER_INTERVAL[interval]
+    except (KeyError, TypeError):
+        raise UnknownInterval(
+            f"Unknown billing interval {interval!r}; expected one of {', '.join(INTERVALS)}."
+        ) from None
+
+
+def add_months(instant: datetime, months: int) -> datetime:
+    """Calendar month arithmetic, the day clamped to the month's last day.
+
+    The time of day is kept: 2026-01-31 10:00 + 1 month = 2026-02-28 10:00.
+    """
+    month_index = instant.year * 12 + (instant.month - 1) + months
+    year, month = divmod(month_index, 12)
+    month += 1
+    day = min(instant.day, calendar.monthrange(year, month)[1])
+    return instant.replace(year=year, month=month, day=day)
+
+
+def period_end(anchor: datetime, interval: str, n: int = 1) -> datetime:
+    """End of period ``n`` counted from the billing anchor: ``anchor + n × interval``.
+
+    Always counted from the anchor, never from the previous end, so a
+    31st-of-the-month anchor comes back to the 31st after February.
+    """
+    anchor = _require_aware("anchor", anchor)
+    months = _require_interval(interval)
+    return add_months(anchor, months * n)
+
+
+def period_containing(anchor: datetime, interval: str, at: datetime) -> tuple[datetime, datetime]:
+    """The period ``[start, end)`` counted from ``anchor`` that contains ``at``."""
+    anchor = _require_aware("anchor", anchor)
+    at = _require_aware("at", at)
+    months = _require_interval(interval)
+    if at < anchor:
+        raise OutsidePeriod(f"{at.isoformat()} is before the billing anchor {anchor.isoformat()}.")
+    elapsed_months = (at.year - anchor.year) * 12 + (at.month - anchor.month)
+    n = max(elapsed_months // months, 0)
+    # The month count is a close guess; step until end(n) <= at < end(n + 1).
+    while n > 0 and add_months(anchor, months * n) > at:
+        n -= 1
+    while add_months(anchor, months * (n + 1)) <= at:
+        n += 1
+    return add_months(anchor, months * n), add_months(anchor, months * (n + 1))
+
+
+# -- Seat rules ----------------------------------------------------------------
+
+
+def validate_new_seats(
+    *,
+    current_seats: int,
+    new_seats: int,
+    assigned_seats: int,
+    min_seats: int,
+    max_seats: int,
+) -> None:
+    """Refuse a seat count the rules do not allow, saying why.
+
+    shared/BILLING_RULES.md: at least 1, at least the plan minimum, at least
+    the seats assigned to users, at most the plan maximum, and a change.
+    """
+    if isinstance(new_seats, bool) or not isinstance(new_seats, int):
+        raise InvalidSeatCount("The number of licenses must be a whole number.")
+    if new_seats < 1:
+        raise InvalidSeatCount("The number of licenses must be at least 1.")
+    if new_seats < min_seats:
+        raise InvalidSeatCount(f"This plan needs at least {min_seats} licenses.")
+    if new_seats > max_seats:
+        raise InvalidSeatCount(f"This plan allows at most {max_seats} licenses.")
+    if new_seats < assigned_seats:
+        raise InvalidSeatCount(
+            f"{assigned_seats} licenses are assigned to users; unassign users before "
+            f"going below {assigned_seats}."
+        )
+    if new_seats == current_seats:
+        raise NoSeatChange(f"The subscription already has {current_seats} licenses.")
+
+
+# -- The quote -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeatChangeQuote:
+    """Every number of a seat change, each rounded once (BILLING_RULES.md steps 1-6)."""
+
+    # Inputs, kept so that a page, an email or an export can show the working.
+    unit_price: Money
+    interval: str
+    current_seats: int
+    new_seats: int
+    period_start: datetime
+    period_end: datetime
+    at: datetime
+    tax_rate: Decimal
+    account_credit: Money
+    # Results.
+    credit: Money
+    charge: Money
+    subtotal: Money
+    tax: Money
+    total: Money
+    credit_applied: Money
+    amount_due: Money
+    credit_added: Money
+    new_period_start: datetime
+    new_period_end: datetime
+
+    @property
+    def unused_time(self) -> timedelta:
+        return self.period_end - self.at
+
+    @property
+    def period_length(self) -> timedelta:
+        return self.period_end - self.period_start
+
+    @property
+    def unused_fraction(self) -> Fraction:
+        """The exact share of the current period that is credited."""
+        return Fraction(self.unused_time // _MICROSECOND, self.period_length // _MICROSECOND)
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency.code
+
+
+def _require_seats(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSeatCount(f"{name} must be a whole number, not {value!r}.")
+    if value < minimum:
+        raise InvalidSeatCount(f"{name} must be at least {minimum}; got {value}.")
+    return value
+
+
+def _require_money(name: str, value: Money, error: type[QuoteError]) -> Money:
+    if not isinstance(value, Money):
+        raise error(f"{name} must be a Money amount, not {type(value).__name__}.")
+    if not value.amount.is_finite():
+        raise error(f"{name} must be a finite amount; got {value.amount}.")
+    if value.amount < 0:
+        raise error(f"{name} cannot be negative; got {value}.")
+    return value
+
+
+def _require_tax_rate(tax_rate: Decimal) -> Decimal:
+    if isinstance(tax_rate, float | bool) or not isinstance(tax_rate, Decimal | int | str):
+        raise InvalidTaxRate(f"tax_rate must be a Decimal percentage, not {tax_rate!r}.")
+    try:
+        rate = Decimal(tax_rate)
+    except InvalidOperation:
+        raise InvalidTaxRate(f"tax_rate must be a number; got {tax_rate!r}.") from None
+    if not rate.is_finite():
+        raise InvalidTaxRate(f"tax_rate must be finite; got {tax_rate!r}.")
+    if rate < 0:
+        raise InvalidTaxRate(f"tax_rate cannot be negative; got {rate}.")
+    return rate
+
+
+def quote_seat_change(
+    *,
+    unit_price: Money,
+    interval: str,
+    current_seats: int,
+    new_seats: int,
+    period_start: datetime,
+    period_end: datetime,
+    at: datetime,
+    tax_rate: Decimal,
+    account_credit: Money,
+) -> SeatChangeQuote:
+    """Quote a seat change at instant ``at`` inside ``[period_start, period_end)``.
+
+    The change takes effect at once; the unused time of the current period
+    is credited, a new full period starting at ``at`` is charged. A new
+    subscription (a trial converted with "Subscribe now") is a change from 0
+    seats, so its credit is 0. Raises a ``QuoteError`` (a ``ValueError``)
+    that says what is wrong with any argument.
+    """
+    months = _require_interval(interval)
+    current_seats = _require_seats("current_seats", current_seats, 0)
+    new_seats = _require_seats("new_seats", new_seats, 1)
+    if new_seats == current_seats:
+        raise NoSeatChange(f"new_seats equals current_seats ({current_seats}): nothing changes.")
+    _require_money("unit_price", unit_price, InvalidUnitPrice)
+    _require_money("account_credit", account_credit, InvalidAccountCredit)
+    try:
+        currency = require_same_currency(unit_price, account_credit)
+    except CurrencyMismatch as error:
+        raise MixedCurrencies(str(error)) from None
+    rate = _require_tax_rate(tax_rate)
+
+    start = _require_aware("period_start", period_start)
+    end = _require_aware("period_end", period_end)
+    at = _require_aware("at", at)
+    if end <= start:
+        raise OutsidePeriod(
+            f"The period must end after it starts; got [{start.isoformat()}, {end.isoformat()})."
+        )
+    if not start <= at < end:
+        raise OutsidePeriod(
+            f"The change at {at.isoformat()} is outside the current period "
+            f"[{start.isoformat()}, {end.isoformat()})."
+        )
+
+    # Step 1: exact durations in microseconds; the fraction is not rounded.
+    unused = Fraction((end - at) // _MICROSECOND, (end - start) // _MICROSECOND)
+    credit = round_money(current_seats * Fraction(unit_price.amount) * unused, currency)
+    # Step 2: the new period starts now and is charged in full.
+    charge = round_money(new_seats * unit_price.amount, currency)
+    # Step 3.
+    subtotal = charge - credit
+    # Step 4: tax is its own line, rounded once.
+    tax = round_money(Fraction(subtotal.amount) * Fraction(rate) / 100, currency)
+    total = subtotal + tax
+    # Steps 5 and 6: the credit balance pays first; a negative total becomes credit.
+    nothing = zero(currency)
+    if total.amount > 0:
+        credit_applied = round_money(min(account_credit.amount, total.amount), currency)
+        amount_due = total - credit_applied
+        credit_added = nothing
+    else:
+        credit_applied = nothing
+        amount_due = nothing
+        credit_added = -total if total.amount else nothing
+
+    return SeatChangeQuote(
+        unit_price=unit_price,
+        interval=interval,
+        current_seats=current_seats,
+        new_seats=new_seats,
+        period_start=start,
+        period_end=end,
+        at=at,
+        tax_rate=rate,
+        account_credit=account_credit,
+        credit=credit,
+        charge=charge,
+        subtotal=subtotal,
+        tax=tax,
+        total=total,
+        credit_applied=credit_applied,
+        amount_due=amount_due,
+        credit_added=credit_added,
+        new_period_start=at,
+        new_period_end=add_months(at, months),
+    )
