@@ -1,0 +1,109 @@
+"""Reads: load what the billing rules need, then let the pure functions compute."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+from moneyed import Money
+
+from subscriptions import clock
+from subscriptions.models import Account, CreditLedgerEntry, Membership, Subscription, TaxRate
+from subscriptions.money import round_money
+from subscriptions.proration import (
+    SeatChangeQuote,
+    period_end,
+    quote_seat_change,
+    validate_new_seats,
+)
+from subscriptions.vat import TaxTreatment, resolve_tax_treatment
+
+
+def account_credit_balance(*, account: Account) -> Money:
+    """The account's credit: the sum of its ledger entries, in its currency."""
+    total = (
+        CreditLedgerEntry.objects.filter(account=account, amount_currency=account.currency)
+        .aggregate(total=Sum("amount"))
+        .get("total")
+    )
+    return round_money(total or Decimal("0"), account.currency)
+
+
+def standard_tax_rates() -> dict[str, Decimal]:
+    return dict(TaxRate.objects.values_list("country", "rate"))
+
+
+def account_tax_treatment(*, account: Account) -> TaxTreatment:
+    return resolve_tax_treatment(
+        seller_country=settings.SELLER_COUNTRY,
+        customer_country=account.country,
+        vat_number=account.vat_number,
+        standard_rates=standard_tax_rates(),
+    )
+
+
+def accounts_for_user(*, user) -> QuerySet[Account]:
+    return Account.objects.filter(memberships__user=user).distinct()
+
+
+def billing_admin_accounts(*, user) -> QuerySet[Account]:
+    return Account.objects.filter(
+        memberships__user=user, memberships__role=Membership.Role.BILLING_ADMIN
+    ).distinct()
+
+
+def account_subscriptions(*, account: Account) -> QuerySet[Subscription]:
+    """The account's subscriptions with plan, product and assigned-seat count, one query."""
+    return (
+        Subscription.objects.filter(account=account)
+        .exclude(status=Subscription.Status.CANCELED)
+        .select_related("plan__product")
+        .annotate(assigned_seats=Count("assignments"))
+        .order_by("plan__product__name", "plan__interval")
+    )
+
+
+def subscription_assigned_seats(*, subscription: Subscription) -> int:
+    return subscription.assignments.count()
+
+
+def subscription_seat_change_quote(
+    *, subscription: Subscription, new_seats: int, at: datetime | None = None
+) -> SeatChangeQuote:
+    """The quote a billing admin sees for changing ``subscription`` to ``new_seats``.
+
+    Checks the seat rules (plan minimum and maximum, assigned seats, a real
+    change), resolves the account's tax and credit, and asks the one quote
+    function. An expired trial is bought as a change from 0 seats with a new
+    period starting at ``at``. Raises a ``ValueError`` subclass on bad input.
+    """
+    at = at or clock.now()
+    plan = subscription.plan
+    account = subscription.account
+    buying = subscription.status in (Subscription.Status.EXPIRED, Subscription.Status.TRIAL)
+    current_seats = 0 if buying else subscription.seats
+    validate_new_seats(
+        current_seats=current_seats,
+        new_seats=new_seats,
+        assigned_seats=subscription_assigned_seats(subscription=subscription),
+        min_seats=plan.min_seats,
+        max_seats=plan.max_seats,
+    )
+    if buying:
+        # A purchase has no current period to credit: it starts one now (credit = 0).
+        start, end = at, period_end(at, plan.interval)
+    else:
+        start, end = subscription.current_period_start, subscription.current_period_end
+    return quote_seat_change(
+        unit_price=plan.price,
+        interval=plan.interval,
+        current_seats=current_seats,
+        new_seats=new_seats,
+        period_start=start,
+        period_end=end,
+        at=at,
+        tax_rate=account_tax_treatment(account=account).rate,
+        account_credit=account_credit_balance(account=account),
+    )
