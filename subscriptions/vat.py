@@ -9,6 +9,7 @@ from decimal import Decimal
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
+from stdnum.util import clean
 
 # The member states of the European Union (ISO 3166-1 alpha-2).
 EU_COUNTRIES = frozenset(
@@ -41,7 +42,7 @@ def normalize_vat_number(number: str, country: str) -> str:
         raise InvalidVatNumber("A VAT number has at most 32 characters.")
     if country in EU_COUNTRIES:
         prefix = vat_prefix(country)
-        compact = eu_vat.compact(raw)
+        compact = clean(raw, " -./,:").upper()
         if compact[:2].isalpha() and compact[:2] != prefix:
             raise InvalidVatNumber(
                 f"This VAT number starts with {compact[:2]}, but the account is in {country}: "

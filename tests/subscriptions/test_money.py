@@ -55,7 +55,7 @@ def test_minor_unit_places_accepts_a_currency_object():
         (Decimal("0.125"), 2, Decimal("0.13")),  # half-even: 0.12
         (Decimal("-0.125"), 2, Decimal("-0.13")),  # away from zero, not towards +inf (-0.12)
         (Decimal("0.285"), 2, Decimal("0.29")),  # 1.50 x 19 % = 0.285; half-even: 0.28
-        (Decimal("-0.285"), 2, Decimal("-0.29")),  # -1.50 x 19 %; half-even / half-up-to-+inf: -0.28
+        (Decimal("-0.285"), 2, Decimal("-0.29")),  # -1.50 x 19 %; half-even: -0.28
         (Decimal("1.005"), 2, Decimal("1.01")),  # the float 1.005 is 1.00499..., Decimal is exact
         (Fraction(5, 2), 0, Decimal("3")),  # 2.5 -> 3 (half-even: 2)
         (Fraction(-5, 2), 0, Decimal("-3")),  # -2.5 -> -3
