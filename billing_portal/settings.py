@@ -100,6 +100,9 @@ TIME_ZONE = "UTC"  # storage; pages show the account's own time zone
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# In development WhiteNoise serves straight from the app folders; no collectstatic.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -115,7 +118,9 @@ DEFAULT_CURRENCY = "EUR"
 # Seller's country decides domestic VAT and reverse charge (BILLING_RULES.md, "Tax").
 SELLER_COUNTRY = env("SELLER_COUNTRY", default="DE").upper()
 # Where a corporate account's billing admins are sent instead of self-service.
-CORPORATE_BILLING_URL = env("CORPORATE_BILLING_URL", default="https://billing.example.com/corporate")
+CORPORATE_BILLING_URL = env(
+    "CORPORATE_BILLING_URL", default="https://billing.example.com/corporate"
+)
 
 # -- Payments ----------------------------------------------------------------------
 # Without STRIPE_SECRET_KEY the built-in sandbox gateway takes payments.

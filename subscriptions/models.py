@@ -320,7 +320,9 @@ class Subscription(models.Model):
         verbose_name_plural = _("subscriptions")
         ordering = ["account__name", "plan__product__name"]
         constraints = [
-            models.CheckConstraint(condition=Q(seats__gte=0), name="subscription_seats_not_negative"),
+            models.CheckConstraint(
+                condition=Q(seats__gte=0), name="subscription_seats_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(current_period_end__gt=models.F("current_period_start")),
                 name="subscription_period_end_after_start",
@@ -345,11 +347,9 @@ class Subscription(models.Model):
                     % {"plan": self.plan.price_currency, "account": self.account.currency}
                 }
             )
-        if self.current_period_start and self.current_period_end:
-            if self.current_period_end <= self.current_period_start:
-                raise ValidationError(
-                    {"current_period_end": _("The period must end after it starts.")}
-                )
+        start, end = self.current_period_start, self.current_period_end
+        if start and end and end <= start:
+            raise ValidationError({"current_period_end": _("The period must end after it starts.")})
 
 
 class SeatAssignment(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
 
 from moneyed import Money
@@ -22,6 +22,10 @@ YEAR = "year"
 INTERVALS = (MONTH, YEAR)
 _MONTHS_PER_INTERVAL = {MONTH: 1, YEAR: 12}
 _MICROSECOND = timedelta(microseconds=1)
+# Far beyond any real plan; with them every line fits the 60-digit context below exactly.
+MAX_SEATS = 10**9
+MAX_UNIT_PRICE = 10**18
+_EXACT = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Inexact])
 
 
 class QuoteError(ValueError):
@@ -259,10 +263,15 @@ def quote_seat_change(
     months = _require_interval(interval)
     current_seats = _require_seats("current_seats", current_seats, 0)
     new_seats = _require_seats("new_seats", new_seats, 1)
+    if max(current_seats, new_seats) > MAX_SEATS:
+        raise InvalidSeatCount(f"A subscription cannot have more than {MAX_SEATS} seats.")
     if new_seats == current_seats:
         raise NoSeatChange(f"new_seats equals current_seats ({current_seats}): nothing changes.")
     _require_money("unit_price", unit_price, InvalidUnitPrice)
     _require_money("account_credit", account_credit, InvalidAccountCredit)
+    for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
+        if amount.amount > MAX_UNIT_PRICE:
+            raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
     try:
         currency = require_same_currency(unit_price, account_credit)
     except CurrencyMismatch as error:
@@ -282,45 +291,47 @@ def quote_seat_change(
             f"[{start.isoformat()}, {end.isoformat()})."
         )
 
-    # Step 1: exact durations in microseconds; the fraction is not rounded.
-    unused = Fraction((end - at) // _MICROSECOND, (end - start) // _MICROSECOND)
-    credit = round_money(current_seats * Fraction(unit_price.amount) * unused, currency)
-    # Step 2: the new period starts now and is charged in full.
-    charge = round_money(new_seats * unit_price.amount, currency)
-    # Step 3.
-    subtotal = charge - credit
-    # Step 4: tax is its own line, rounded once.
-    tax = round_money(Fraction(subtotal.amount) * Fraction(rate) / 100, currency)
-    total = subtotal + tax
-    # Steps 5 and 6: the credit balance pays first; a negative total becomes credit.
-    nothing = zero(currency)
-    if total.amount > 0:
-        credit_applied = round_money(min(account_credit.amount, total.amount), currency)
-        amount_due = total - credit_applied
-        credit_added = nothing
-    else:
-        credit_applied = nothing
-        amount_due = nothing
-        credit_added = -total if total.amount else nothing
+    # Exact arithmetic: the only rounding is round_money's, once per line.
+    with localcontext(_EXACT):
+        # Step 1: exact durations in microseconds; the fraction is not rounded.
+        unused = Fraction((end - at) // _MICROSECOND, (end - start) // _MICROSECOND)
+        credit = round_money(current_seats * Fraction(unit_price.amount) * unused, currency)
+        # Step 2: the new period starts now and is charged in full.
+        charge = round_money(new_seats * unit_price.amount, currency)
+        # Step 3.
+        subtotal = charge - credit
+        # Step 4: tax is its own line, rounded once.
+        tax = round_money(Fraction(subtotal.amount) * Fraction(rate) / 100, currency)
+        total = subtotal + tax
+        # Steps 5 and 6: the credit balance pays first; a negative total becomes credit.
+        nothing = zero(currency)
+        if total.amount > 0:
+            credit_applied = round_money(min(account_credit.amount, total.amount), currency)
+            amount_due = total - credit_applied
+            credit_added = nothing
+        else:
+            credit_applied = nothing
+            amount_due = nothing
+            credit_added = -total if total.amount else nothing
 
-    return SeatChangeQuote(
-        unit_price=unit_price,
-        interval=interval,
-        current_seats=current_seats,
-        new_seats=new_seats,
-        period_start=start,
-        period_end=end,
-        at=at,
-        tax_rate=rate,
-        account_credit=account_credit,
-        credit=credit,
-        charge=charge,
-        subtotal=subtotal,
-        tax=tax,
-        total=total,
-        credit_applied=credit_applied,
-        amount_due=amount_due,
-        credit_added=credit_added,
-        new_period_start=at,
-        new_period_end=add_months(at, months),
-    )
+        return SeatChangeQuote(
+            unit_price=unit_price,
+            interval=interval,
+            current_seats=current_seats,
+            new_seats=new_seats,
+            period_start=start,
+            period_end=end,
+            at=at,
+            tax_rate=rate,
+            account_credit=account_credit,
+            credit=credit,
+            charge=charge,
+            subtotal=subtotal,
+            tax=tax,
+            total=total,
+            credit_applied=credit_applied,
+            amount_due=amount_due,
+            credit_added=credit_added,
+            new_period_start=at,
+            new_period_end=add_months(at, months),
+        )

@@ -23,7 +23,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if "postgresql" not in engine and not os.environ.get("ALLOW_SQLITE_TESTS"):
         raise pytest.UsageError(
             "The suite runs on PostgreSQL: use `make test`, or set DATABASE_URL="
-            "postgres://postgres@127.0.0.1:5432/billing_portal (engine now: %s)." % engine
+            f"postgres://postgres@127.0.0.1:5432/billing_portal (engine now: {engine})."
         )
 
 

@@ -80,9 +80,12 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
         model = Subscription
 
     account = factory.SubFactory(AccountFactory)
-    plan = factory.SubFactory(PlanFactory, price=factory.LazyAttribute(
-        lambda plan: Money(Decimal("42.00"), plan.factory_parent.account.currency)
-    ))
+    plan = factory.SubFactory(
+        PlanFactory,
+        price=factory.LazyAttribute(
+            lambda plan: Money(Decimal("42.00"), plan.factory_parent.account.currency)
+        ),
+    )
     status = Subscription.Status.ACTIVE
     seats = 10
     billing_anchor = datetime(2026, 11, 1, tzinfo=UTC)

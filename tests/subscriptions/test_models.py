@@ -45,7 +45,9 @@ def test_period_must_end_after_it_starts_in_the_database():
 
 def test_period_end_before_start_is_a_validation_error():
     subscription = SubscriptionFactory.build(
-        account=AccountFactory(), plan=PlanFactory(), billing_anchor=datetime(2026, 1, 1, tzinfo=UTC)
+        account=AccountFactory(),
+        plan=PlanFactory(),
+        billing_anchor=datetime(2026, 1, 1, tzinfo=UTC),
     )
     subscription.current_period_end = subscription.current_period_start - timedelta(seconds=1)
     with pytest.raises(ValidationError, match="end after it starts"):

@@ -1086,3 +1086,12 @@ def test_period_containing_brackets_the_instant(anchor, interval, offset_us):
     assert n % months == 0
     assert start == ref_add_months(anchor, n)
     assert end == ref_add_months(anchor, n + months)
+
+
+def test_absurd_seat_counts_and_prices_are_refused_not_rounded():
+    # Beyond these bounds a line would no longer be exact in the quote's
+    # 60-digit context; the quote says so instead of rounding silently.
+    assert_refused(InvalidSeatCount, "more than 1000000000 seats", new_seats=10**20)
+    assert_refused(
+        InvalidUnitPrice, "larger than the portal handles", unit_price=Money("1e19", "EUR")
+    )

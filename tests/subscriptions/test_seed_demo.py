@@ -59,7 +59,12 @@ def test_seed_demo_creates_the_acme_account_as_described():
     assert expired.trial_end < started
 
     card = PaymentMethod.objects.get(account=acme)
-    assert (card.gateway, card.brand, card.last4, card.is_default) == ("sandbox", "Visa", "4242", True)
+    assert (card.gateway, card.brand, card.last4, card.is_default) == (
+        "sandbox",
+        "Visa",
+        "4242",
+        True,
+    )
 
     assert "billing.admin@acme.example" in output and PASSWORD in output
 
@@ -88,4 +93,3 @@ def test_seed_demo_twice_changes_nothing():
     assert row_counts() == before
     assert list(Subscription.objects.order_by("pk").values()) == snapshot
     assert "nothing to do" in output
-

@@ -31,8 +31,12 @@ def test_credit_balance_is_the_sum_of_the_ledger():
     account = AccountFactory()
     assert account_credit_balance(account=account) == Money("0.00", "EUR")
     for amount in ("63.00", "12.34", "-50.00"):
-        CreditLedgerEntry.objects.create(account=account, amount=Money(amount, "EUR"), reason="goodwill")
-    CreditLedgerEntry.objects.create(account=AccountFactory(), amount=Money("99", "EUR"), reason="goodwill")
+        CreditLedgerEntry.objects.create(
+            account=account, amount=Money(amount, "EUR"), reason="goodwill"
+        )
+    CreditLedgerEntry.objects.create(
+        account=AccountFactory(), amount=Money("99", "EUR"), reason="goodwill"
+    )
     assert account_credit_balance(account=account) == Money("25.34", "EUR")
 
 
@@ -81,9 +85,12 @@ def test_reduction_below_assigned_seats_is_refused_and_says_how_many():
         SeatAssignmentFactory(subscription=subscription)
     with pytest.raises(InvalidSeatCount, match="3 licenses are assigned"):
         subscription_seat_change_quote(subscription=subscription, new_seats=2, at=NOV_26_NOON)
-    assert subscription_seat_change_quote(
-        subscription=subscription, new_seats=3, at=NOV_26_NOON
-    ).new_seats == 3
+    assert (
+        subscription_seat_change_quote(
+            subscription=subscription, new_seats=3, at=NOV_26_NOON
+        ).new_seats
+        == 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +109,9 @@ def test_bad_seat_counts_are_refused_with_a_reason(new_seats, error, says):
         seats=10, billing_anchor=NOV_1, plan__min_seats=5, plan__max_seats=50
     )
     with pytest.raises(error, match=says):
-        subscription_seat_change_quote(subscription=subscription, new_seats=new_seats, at=NOV_26_NOON)
+        subscription_seat_change_quote(
+            subscription=subscription, new_seats=new_seats, at=NOV_26_NOON
+        )
 
 
 def test_an_expired_trial_is_bought_as_a_change_from_zero_seats():

@@ -38,10 +38,16 @@ def test_invalid_vat_number_is_refused_and_nothing_saved(vat_number, says):
 def test_ledger_credit_and_debit_move_the_balance():
     account = AccountFactory()
     admin = UserFactory()
-    credit_ledger_add(account=account, amount=Money("63.00", "EUR"), reason="seat_change_credit",
-                      reference="ORD-1", created_by=admin)
-    credit_ledger_add(account=account, amount=Money("-20.00", "EUR"), reason="applied_to_order",
-                      reference="ORD-2")
+    credit_ledger_add(
+        account=account,
+        amount=Money("63.00", "EUR"),
+        reason="seat_change_credit",
+        reference="ORD-1",
+        created_by=admin,
+    )
+    credit_ledger_add(
+        account=account, amount=Money("-20.00", "EUR"), reason="applied_to_order", reference="ORD-2"
+    )
     assert account_credit_balance(account=account) == Money("43.00", "EUR")
     first = account.ledger_entries.first()
     assert (first.reference, first.created_by) == ("ORD-1", admin)

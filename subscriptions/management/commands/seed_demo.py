@@ -42,7 +42,7 @@ class Command(BaseCommand):
             ("support@example.com", "support staff (Django admin at /admin/)"),
             ("ops@example.com", "superuser"),
         ]
-        self.stdout.write("Demo logins (password: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, who in logins:
             self.stdout.write(f"  {email:32} {who}")
         summary = f"seed_demo: {created} rows created" if created else "seed_demo: nothing to do"

@@ -1,0 +1,49 @@
+"""The first page: sign in with email, see the account's subscriptions."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import PASSWORD, MembershipFactory, SeatAssignmentFactory, SubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get(reverse("subscriptions:home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_sign_in_with_email_and_see_the_subscriptions(client):
+    membership = MembershipFactory(account__name="Acme GmbH", user__email="anna@acme.example")
+    subscription = SubscriptionFactory(
+        account=membership.account, plan__product__name="Remote Support v5", seats=10
+    )
+    SeatAssignmentFactory(subscription=subscription)
+    SubscriptionFactory(plan__product__name="Someone Else's Product")
+
+    response = client.post(
+        reverse("login"), {"username": "anna@acme.example", "password": PASSWORD}, follow=True
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Acme GmbH" in page
+    assert "Remote Support v5" in page
+    assert "€42.00" in page
+    assert '<td class="num">10</td>' in page and '<td class="num">1</td>' in page
+    assert "Someone Else" not in page
+
+
+def test_wrong_password_shows_an_error_and_signs_nobody_in(client):
+    MembershipFactory(user__email="anna@acme.example")
+    response = client.post(reverse("login"), {"username": "anna@acme.example", "password": "nope"})
+    assert response.status_code == 200
+    assert "correct email address and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_page_speaks_german(client):
+    membership = MembershipFactory()
+    client.force_login(membership.user)
+    response = client.get(reverse("subscriptions:home"), headers={"accept-language": "de"})
+    assert response["Content-Language"] == "de"

@@ -1,0 +1,84 @@
+"""What `make run` does, minus creating the virtualenv: SQLite, migrate, seed, serve."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.helpers import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def local_environment(tmp_path) -> dict[str, str]:
+    """The environment `make run` gives manage.py: only DEBUG, nothing else configured."""
+    return {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_make_run_serves_the_demo_on_sqlite(local_environment):
+    assert manage(local_environment, "migrate", "--noinput").returncode == 0
+    seeded = manage(local_environment, "seed_demo")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "billing.admin@acme.example" in seeded.stdout
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=local_environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/accounts/login/", timeout=2
+                ) as r:
+                    page = (r.status, r.read().decode())
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert page is not None, "runserver did not answer"
+        assert page[0] == 200
+        assert "Sign in to the Billing Center" in page[1]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/css/portal.css", timeout=2
+        ) as r:
+            assert r.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_make_run_tolerates_a_second_start(local_environment):
+    for _ in range(2):
+        assert manage(local_environment, "migrate", "--noinput").returncode == 0
+        assert manage(local_environment, "seed_demo").returncode == 0
