@@ -1,5 +1,7 @@
 """The first page: sign in with email, see the account's subscriptions."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -44,6 +46,24 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(client):
 
 def test_the_page_speaks_german(client):
     membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
     client.force_login(membership.user)
     response = client.get(reverse("subscriptions:home"), headers={"accept-language": "de"})
+    page = response.content.decode()
     assert response["Content-Language"] == "de"
+    assert "Nächstes Rechnungsdatum" in page
+    assert "Lizenzen" in page and "Monatlich" in page and "Abmelden" in page
+
+
+def test_dates_are_shown_in_the_account_time_zone(client):
+    # 2026-12-31 23:30 UTC is already New Year's Day in Berlin.
+    membership = MembershipFactory(account__time_zone="Europe/Berlin")
+    SubscriptionFactory(
+        account=membership.account,
+        billing_anchor=datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+        current_period_end=datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+    )
+    client.force_login(membership.user)
+    page = client.get(reverse("subscriptions:home")).content.decode()
+    assert "Jan. 1, 2027" in page
+    assert "Dec. 31, 2026" not in page
