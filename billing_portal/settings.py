@@ -64,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "subscriptions.context_processors.portal",
             ],
         },
     },
@@ -91,7 +92,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # -- Language and time -------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "subscriptions" / "locale"]  # all the portal's messages, templates included
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # storage; pages show the account's own time zone
@@ -151,6 +152,8 @@ CELERY_BEAT_SCHEDULE: dict = {}
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Billing Center <billing@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in email point here.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # -- Security ----------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG

@@ -29,7 +29,16 @@ _EXACT = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Inexa
 
 
 class QuoteError(ValueError):
-    """A seat-change quote was asked for with arguments the rules refuse."""
+    """A seat-change quote was asked for with arguments the rules refuse.
+
+    ``code`` and ``params`` let a page say the same thing in the reader's
+    language; ``str(error)`` is the English message.
+    """
+
+    def __init__(self, message: str, *, code: str = "", **params: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class InvalidSeatCount(QuoteError):
@@ -145,20 +154,36 @@ def validate_new_seats(
     the seats assigned to users, at most the plan maximum, and a change.
     """
     if isinstance(new_seats, bool) or not isinstance(new_seats, int):
-        raise InvalidSeatCount("The number of licenses must be a whole number.")
+        raise InvalidSeatCount(
+            "The number of licenses must be a whole number.", code="not_whole_number"
+        )
     if new_seats < 1:
-        raise InvalidSeatCount("The number of licenses must be at least 1.")
+        raise InvalidSeatCount("The number of licenses must be at least 1.", code="below_one")
     if new_seats < min_seats:
-        raise InvalidSeatCount(f"This plan needs at least {min_seats} licenses.")
+        raise InvalidSeatCount(
+            f"This plan needs at least {min_seats} licenses.",
+            code="below_minimum",
+            min_seats=min_seats,
+        )
     if new_seats > max_seats:
-        raise InvalidSeatCount(f"This plan allows at most {max_seats} licenses.")
+        raise InvalidSeatCount(
+            f"This plan allows at most {max_seats} licenses.",
+            code="above_maximum",
+            max_seats=max_seats,
+        )
     if new_seats < assigned_seats:
         raise InvalidSeatCount(
             f"{assigned_seats} licenses are assigned to users; unassign users before "
-            f"going below {assigned_seats}."
+            f"going below {assigned_seats}.",
+            code="below_assigned",
+            assigned_seats=assigned_seats,
         )
     if new_seats == current_seats:
-        raise NoSeatChange(f"The subscription already has {current_seats} licenses.")
+        raise NoSeatChange(
+            f"The subscription already has {current_seats} licenses.",
+            code="no_change",
+            current_seats=current_seats,
+        )
 
 
 # -- The quote -----------------------------------------------------------------

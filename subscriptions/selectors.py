@@ -69,6 +69,24 @@ def subscription_assigned_seats(*, subscription: Subscription) -> int:
     return subscription.assignments.count()
 
 
+def is_purchase(subscription: Subscription) -> bool:
+    """A trial (running or expired) is bought as a change from 0 seats."""
+    return subscription.status in (Subscription.Status.TRIAL, Subscription.Status.EXPIRED)
+
+
+def subscription_quote_basis(
+    *, subscription: Subscription, at: datetime
+) -> tuple[int, datetime, datetime]:
+    """The seats and period a change at ``at`` starts from.
+
+    A purchase (a trial bought with "Subscribe now") starts from 0 seats and
+    has no period to credit: its first period starts at ``at``.
+    """
+    if is_purchase(subscription):
+        return 0, at, period_end(at, subscription.plan.interval)
+    return subscription.seats, subscription.current_period_start, subscription.current_period_end
+
+
 def subscription_seat_change_quote(
     *, subscription: Subscription, new_seats: int, at: datetime | None = None
 ) -> SeatChangeQuote:
@@ -82,8 +100,7 @@ def subscription_seat_change_quote(
     at = at or clock.now()
     plan = subscription.plan
     account = subscription.account
-    buying = subscription.status in (Subscription.Status.EXPIRED, Subscription.Status.TRIAL)
-    current_seats = 0 if buying else subscription.seats
+    current_seats, start, end = subscription_quote_basis(subscription=subscription, at=at)
     validate_new_seats(
         current_seats=current_seats,
         new_seats=new_seats,
@@ -91,11 +108,6 @@ def subscription_seat_change_quote(
         min_seats=plan.min_seats,
         max_seats=plan.max_seats,
     )
-    if buying:
-        # A purchase has no current period to credit: it starts one now (credit = 0).
-        start, end = at, period_end(at, plan.interval)
-    else:
-        start, end = subscription.current_period_start, subscription.current_period_end
     return quote_seat_change(
         unit_price=plan.price,
         interval=plan.interval,

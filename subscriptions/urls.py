@@ -6,4 +6,7 @@ app_name = "subscriptions"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("account/switch/", views.switch_account, name="switch_account"),
+    path("subscriptions/<int:pk>/edit/", views.subscription_edit, name="edit"),
+    path("subscriptions/<int:pk>/preview/", views.subscription_preview, name="preview"),
 ]

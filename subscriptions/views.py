@@ -1,15 +1,158 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The Billing Center and "Edit subscription"."""
 
-from subscriptions.selectors import account_subscriptions, accounts_for_user
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from checkout.models import CartLine
+from checkout.selectors import default_payment_method
+from checkout.services import cart_line_set
+from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
+from subscriptions.forms import SeatsForm
+from subscriptions.messages import seat_error_message
+from subscriptions.models import Subscription
+from subscriptions.proration import QuoteError
+from subscriptions.selectors import (
+    account_subscriptions,
+    billing_admin_accounts,
+    is_purchase,
+    subscription_seat_change_quote,
+)
 
 
-@login_required
+@billing_admin_required(self_service=False)
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's accounts and their subscriptions (the Billing Center comes next)."""
-    accounts = [
-        (account, list(account_subscriptions(account=account)))
-        for account in accounts_for_user(user=request.user)
-    ]
-    return render(request, "subscriptions/home.html", {"accounts": accounts})
+    """The Billing Center: each subscription with its licenses, price and next billing date."""
+    account = request.account
+    if account.is_corporate:
+        return render(request, "subscriptions/corporate.html")
+    subscriptions = list(account_subscriptions(account=account))
+    in_cart = dict(
+        CartLine.objects.filter(cart__account=account).values_list("subscription_id", "new_seats")
+    )
+    for subscription in subscriptions:
+        subscription.in_cart = in_cart.get(subscription.pk)
+    return render(
+        request,
+        "subscriptions/home.html",
+        {
+            "subscriptions": subscriptions,
+            "payment_method": default_payment_method(account=account),
+        },
+    )
+
+
+@billing_admin_required(self_service=False)
+@require_POST
+def switch_account(request: HttpRequest) -> HttpResponse:
+    """Work on another account the user is billing admin of."""
+    try:
+        account_id = int(request.POST.get("account", ""))
+    except ValueError:
+        raise Http404 from None
+    account = get_object_or_404(billing_admin_accounts(user=request.user), pk=account_id)
+    request.session[SESSION_ACCOUNT_KEY] = account.pk
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "subscriptions:home"
+    return redirect(next_url)
+
+
+def _editable_subscription(request: HttpRequest, pk: int) -> Subscription:
+    """The account's active subscription or expired trial; anything else is not found."""
+    subscription = get_object_or_404(account_subscriptions(account=request.account), pk=pk)
+    if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.EXPIRED):
+        raise Http404
+    return subscription
+
+
+def _preview(subscription: Subscription, seats: int | None) -> dict:
+    """What the change does to today's total, or why it cannot be made."""
+    if seats is None:
+        return {}
+    try:
+        quote = subscription_seat_change_quote(subscription=subscription, new_seats=seats)
+    except QuoteError as error:
+        return {"preview_error": seat_error_message(error)}
+    return {"quote": quote}
+
+
+def _seats_or_none(raw) -> int | None:
+    try:
+        return int(str(raw).strip()) if str(raw).strip().isascii() else None
+    except ValueError:
+        return None
+
+
+@billing_admin_required
+@require_http_methods(["GET", "POST"])
+def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the number of licenses, see what it does today, add it to the cart.
+
+    Without JavaScript the − and + buttons post back here and the page comes
+    back with the new number and its preview; nothing is saved until
+    "Add to cart".
+    """
+    subscription = _editable_subscription(request, pk)
+    assigned = subscription.assigned_seats
+    form_kwargs = {"subscription": subscription, "assigned_seats": assigned}
+    line = CartLine.objects.filter(cart__account=request.account, subscription=subscription).first()
+    if request.method == "POST" and request.POST.get("adjust") in {"-1", "+1"}:
+        seats = _seats_or_none(request.POST.get("seats")) or 0
+        seats = max(0, seats + int(request.POST["adjust"]))
+        form = SeatsForm(initial={"seats": seats}, **form_kwargs)
+        preview_seats = seats
+    elif request.method == "POST":
+        form = SeatsForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            seats = form.cleaned_data["seats"]
+            cart_line_set(
+                account=request.account,
+                subscription=subscription,
+                new_seats=seats,
+                assigned_seats=assigned,
+            )
+            messages.success(
+                request,
+                _("%(product)s with %(seats)d licenses is in your cart.")
+                % {"product": subscription.plan.product.name, "seats": seats},
+            )
+            return redirect("checkout:cart")
+        preview_seats = None
+    else:
+        if "seats" in request.GET:
+            seats = _seats_or_none(request.GET["seats"])
+        elif line is not None:
+            seats = line.new_seats
+        else:
+            seats = subscription.plan.min_seats if is_purchase(subscription) else None
+        form = SeatsForm(initial={"seats": seats if seats is not None else subscription.seats},
+                         **form_kwargs)
+        preview_seats = seats
+    context = {
+        "subscription": subscription,
+        "assigned_seats": assigned,
+        "purchase": is_purchase(subscription),
+        "form": form,
+        "in_cart": line,
+        **_preview(subscription, preview_seats),
+    }
+    return render(request, "subscriptions/edit.html", context)
+
+
+@billing_admin_required
+@require_GET
+def subscription_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live preview fragment the edit page asks for as the number changes."""
+    subscription = _editable_subscription(request, pk)
+    seats = _seats_or_none(request.GET.get("seats", ""))
+    context = {"subscription": subscription, **_preview(subscription, seats)}
+    if seats is None:
+        context["preview_error"] = _("Enter the number of licenses as a whole number, such as 7.")
+    return render(request, "subscriptions/_preview.html", context)

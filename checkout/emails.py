@@ -1,0 +1,47 @@
+"""The order confirmation email, in the language of the admin who placed the order."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from checkout.models import Order
+from subscriptions.models import Membership
+
+
+def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMultiAlternatives:
+    """Build the email: to the admin who ordered, the account's other billing admins in copy."""
+    account = order.account
+    admins = list(
+        Membership.objects.filter(account=account, role=Membership.Role.BILLING_ADMIN)
+        .select_related("user")
+        .values_list("user__email", flat=True)
+    )
+    to = [order.placed_by.email] if order.placed_by else admins[:1]
+    cc = sorted(email for email in admins if email not in to)
+    with translation.override(order.language):
+        context = {
+            "order": order,
+            "account": account,
+            "lines": list(order.lines.all()),
+            "order_url": base_url + reverse("checkout:order", args=[order.number]),
+        }
+        subject = render_to_string("checkout/email/order_confirmation_subject.txt", context)
+        text = render_to_string("checkout/email/order_confirmation.txt", context)
+        html = render_to_string("checkout/email/order_confirmation.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        cc=cc,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def order_confirmation_send(*, order: Order) -> None:
+    order_confirmation_message(order=order, base_url=settings.PORTAL_BASE_URL).send()

@@ -1,0 +1,140 @@
+"""Reads for the checkout: the cart and its quote, orders. A fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
+
+from checkout.models import Cart, CartLine, Order, PaymentMethod
+from checkout.pricing import CartQuote, LineInput, quote_cart
+from subscriptions.models import Account, Subscription
+from subscriptions.messages import seat_error_message
+from subscriptions.proration import QuoteError, validate_new_seats
+from subscriptions.selectors import (
+    account_credit_balance,
+    account_tax_treatment,
+    is_purchase,
+    subscription_quote_basis,
+)
+from subscriptions.vat import DESTINATION, EU_COUNTRIES
+
+
+def cart_of(*, account: Account) -> Cart | None:
+    return Cart.objects.filter(account=account).first()
+
+
+def cart_lines(*, cart: Cart | None) -> list[CartLine]:
+    """The cart's lines with their subscription, plan, product and assigned count: one query."""
+    if cart is None:
+        return []
+    return list(
+        cart.lines.select_related("subscription__plan__product")
+        .annotate(assigned_seats=Count("subscription__assignments"))
+        .order_by("subscription_id")
+    )
+
+
+def line_input(*, subscription: Subscription, new_seats: int, at: datetime) -> LineInput:
+    plan = subscription.plan
+    current_seats, start, end = subscription_quote_basis(subscription=subscription, at=at)
+    return LineInput(
+        subscription_id=subscription.pk,
+        subscription_version=subscription.version,
+        unit_price=plan.price,
+        interval=plan.interval,
+        current_seats=current_seats,
+        new_seats=new_seats,
+        period_start=start,
+        period_end=end,
+    )
+
+
+def line_problem(*, subscription: Subscription, new_seats: int, assigned_seats: int) -> str:
+    """Why a line cannot be placed now ('' when it can)."""
+    if subscription.status == Subscription.Status.CANCELED:
+        return gettext("This subscription is canceled.")
+    try:
+        validate_new_seats(
+            current_seats=0 if is_purchase(subscription) else subscription.seats,
+            new_seats=new_seats,
+            assigned_seats=assigned_seats,
+            min_seats=subscription.plan.min_seats,
+            max_seats=subscription.plan.max_seats,
+        )
+    except QuoteError as error:
+        return seat_error_message(error)
+    return ""
+
+
+@dataclass
+class CartReview:
+    """What the review page shows: the lines, their quote or why they cannot be placed."""
+
+    cart: Cart | None
+    lines: list[CartLine]
+    quote: CartQuote | None = None
+    problems: dict[int, str] = field(default_factory=dict)
+    error: str = ""
+    payment_method: PaymentMethod | None = None
+    may_add_vat_number: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def can_place(self) -> bool:
+        return self.quote is not None and not self.problems and not self.error
+
+    @property
+    def needs_payment_details(self) -> bool:
+        return bool(self.quote and self.quote.amount_due.amount > 0 and not self.payment_method)
+
+
+def default_payment_method(*, account: Account) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(account=account, is_default=True).first()
+
+
+def cart_review(*, account: Account, at: datetime) -> CartReview:
+    """Quote the account's cart at ``at``, as the review page and Place order both do."""
+    cart = cart_of(account=account)
+    lines = cart_lines(cart=cart)
+    review = CartReview(cart=cart, lines=lines)
+    if not lines:
+        return review
+    for line in lines:
+        problem = line_problem(
+            subscription=line.subscription,
+            new_seats=line.new_seats,
+            assigned_seats=line.assigned_seats,
+        )
+        if problem:
+            review.problems[line.pk] = problem
+    tax = account_tax_treatment(account=account)
+    review.may_add_vat_number = (
+        tax.kind == DESTINATION and account.country in EU_COUNTRIES and not account.vat_number
+    )
+    review.payment_method = default_payment_method(account=account)
+    if review.problems:
+        return review
+    try:
+        review.quote = quote_cart(
+            lines=[
+                line_input(subscription=line.subscription, new_seats=line.new_seats, at=at)
+                for line in lines
+            ],
+            tax=tax,
+            account_credit=account_credit_balance(account=account),
+            at=at,
+        )
+    except ValueError as error:
+        # E.g. a period that ended before its renewal ran: quote nothing, say why.
+        review.error = str(error)
+    return review
+
+
+def account_orders(*, account: Account) -> QuerySet[Order]:
+    return Order.objects.filter(account=account).order_by("-placed_at", "-id")

@@ -1,0 +1,184 @@
+"""Cart, review ("Kasse"), Place order, and the account's orders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from checkout.forms import CardForm, PlaceOrderForm, VatNumberForm, review_token
+from checkout.models import Cart, CartLine, Order
+from checkout.selectors import CartReview, account_orders, cart_lines, cart_of, cart_review
+from checkout.services import (
+    PaymentDetailsRequired,
+    PaymentFailed,
+    ReviewOutdated,
+    cart_line_remove,
+    order_place,
+)
+from subscriptions import clock
+from subscriptions.access import billing_admin_required
+from subscriptions.services import account_set_vat_number
+
+DECLINE_MESSAGES = {
+    "card_declined": gettext_lazy("Your card was declined. Use another card or contact your bank."),
+    "expired_card": gettext_lazy("The card on file has expired. Enter new payment details."),
+    "authentication_required": gettext_lazy(
+        "Your bank asks to authenticate this payment, which this portal cannot do yet. "
+        "Use another card."
+    ),
+}
+
+
+@billing_admin_required
+@require_GET
+def cart(request: HttpRequest) -> HttpResponse:
+    lines = cart_lines(cart=cart_of(account=request.account))
+    return render(request, "checkout/cart.html", {"lines": lines})
+
+
+@billing_admin_required
+@require_POST
+def cart_line_delete(request: HttpRequest, line_id: int) -> HttpResponse:
+    try:
+        cart_line_remove(account=request.account, line_id=line_id)
+    except (Cart.DoesNotExist, CartLine.DoesNotExist):
+        raise Http404 from None
+    messages.success(request, _("The line was removed from your cart."))
+    return redirect("checkout:cart")
+
+
+def _render_review(
+    request: HttpRequest,
+    review: CartReview,
+    *,
+    note: str = "",
+    card_form: CardForm | None = None,
+    vat_form: VatNumberForm | None = None,
+    error: str = "",
+    ask_card: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "review": review,
+        "note": note,
+        "error": error,
+        "ask_card": ask_card or review.needs_payment_details,
+        "card_form": card_form or CardForm(),
+        "vat_form": vat_form or VatNumberForm(country=request.account.country),
+    }
+    if review.can_place:
+        context["place_form"] = PlaceOrderForm(
+            initial={
+                "review": review_token(
+                    checkout_token=str(review.cart.checkout_token),
+                    at_iso=review.quote.at.isoformat(),
+                    fingerprint=review.quote.fingerprint(),
+                )
+            }
+        )
+    return render(request, "checkout/review.html", context, status=status)
+
+
+@billing_admin_required
+@require_GET
+def review(request: HttpRequest) -> HttpResponse:
+    """The review page: every amount of the cart, quoted now."""
+    return _render_review(request, cart_review(account=request.account, at=clock.now()))
+
+
+@billing_admin_required
+@require_POST
+def place_order(request: HttpRequest) -> HttpResponse:
+    """Place the reviewed cart. The page's amounts are never read: only what was signed."""
+    account = request.account
+    form = PlaceOrderForm(request.POST)
+    if not form.is_valid():
+        fresh = cart_review(account=account, at=clock.now())
+        return _render_review(request, fresh, note=" ".join(form.errors["review"]), status=409)
+    reviewed = form.cleaned_data["review"]
+    # An empty card form means "pay with the card on file".
+    card_form = CardForm(request.POST) if request.POST.get("card_number", "").strip() else None
+    if card_form is not None and not card_form.is_valid():
+        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        return _render_review(request, again, card_form=card_form, ask_card=True, status=400)
+    try:
+        order = order_place(
+            account=account,
+            placed_by=request.user,
+            checkout_token=uuid.UUID(reviewed["token"]),
+            quoted_at=datetime.fromisoformat(reviewed["at"]),
+            fingerprint=reviewed["fp"],
+            card=card_form.card() if card_form is not None else None,
+            language=get_language() or "en",
+        )
+    except ReviewOutdated:
+        fresh = cart_review(account=account, at=clock.now())
+        note = _(
+            "Something changed since your review (licenses, billing period, price, tax or "
+            "account credit). Nothing was ordered. Please check the new amounts."
+        )
+        if fresh.is_empty:
+            note = _("Your cart changed since your review. Nothing was ordered.")
+        return _render_review(request, fresh, note=note, status=409)
+    except PaymentDetailsRequired:
+        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        return _render_review(
+            request,
+            again,
+            error=_("Enter your payment details to place this order."),
+            ask_card=True,
+            status=400,
+        )
+    except PaymentFailed as failed:
+        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        message = DECLINE_MESSAGES.get(
+            failed.reason, _("The payment did not go through. Nothing was ordered.")
+        )
+        return _render_review(request, again, error=str(message), ask_card=True, status=402)
+    return redirect("checkout:order", number=order.number)
+
+
+@billing_admin_required
+@require_POST
+def vat_number_add(request: HttpRequest) -> HttpResponse:
+    """Add the account's VAT number from the review page; the tax is recomputed."""
+    account = request.account
+    form = VatNumberForm(request.POST, country=account.country)
+    if form.is_valid():
+        try:
+            account_set_vat_number(account=account, vat_number=form.cleaned_data["vat_number"])
+        except ValidationError as error:
+            form.add_error("vat_number", error.messages[0])
+        else:
+            messages.success(
+                request, _("VAT number saved. Reverse charge applies: no VAT is added.")
+            )
+            return redirect("checkout:review")
+    fresh = cart_review(account=account, at=clock.now())
+    return _render_review(request, fresh, vat_form=form, status=400)
+
+
+@billing_admin_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    orders = account_orders(account=request.account).prefetch_related("lines")
+    return render(request, "checkout/orders.html", {"orders": orders})
+
+
+@billing_admin_required
+@require_GET
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    """The receipt; right after Place order it is the confirmation page too."""
+    order = get_object_or_404(
+        Order.objects.prefetch_related("lines", "payments"), account=request.account, number=number
+    )
+    return render(request, "checkout/order.html", {"order": order, "lines": order.lines.all()})

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from subscriptions.messages import seat_error_message
+from subscriptions.models import Subscription
+from subscriptions.proration import QuoteError, validate_new_seats
+from subscriptions.selectors import is_purchase
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")  # ASCII digits only: "٣" is not a count here
+
+
+class SeatsForm(forms.Form):
+    """The number of licenses a billing admin wants, checked against the seat rules."""
+
+    seats = forms.CharField(
+        label=_("Number of licenses"),
+        max_length=20,
+        error_messages={"required": _("Enter the number of licenses.")},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*"}
+        ),
+    )
+
+    def __init__(self, *args, subscription: Subscription, assigned_seats: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subscription = subscription
+        self.assigned_seats = assigned_seats
+
+    def clean_seats(self) -> int:
+        raw = self.cleaned_data["seats"].strip()
+        if not _WHOLE_NUMBER.fullmatch(raw):
+            raise forms.ValidationError(
+                _("Enter the number of licenses as a whole number, such as 7."),
+                code="not_whole_number",
+            )
+        seats = int(raw)
+        plan = self.subscription.plan
+        try:
+            validate_new_seats(
+                current_seats=0 if is_purchase(self.subscription) else self.subscription.seats,
+                new_seats=seats,
+                assigned_seats=self.assigned_seats,
+                min_seats=plan.min_seats,
+                max_seats=plan.max_seats,
+            )
+        except QuoteError as error:
+            raise forms.ValidationError(seat_error_message(error), code=error.code) from None
+        return seats

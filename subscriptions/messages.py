@@ -1,0 +1,41 @@
+"""The billing rules' refusals, said in the reader's language."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from subscriptions.proration import QuoteError
+
+
+def seat_error_message(error: QuoteError) -> str:
+    params = error.params
+    if error.code == "not_whole_number":
+        return _("Enter the number of licenses as a whole number, such as 7.")
+    if error.code == "below_one":
+        return _("You need at least 1 license.")
+    if error.code == "below_minimum":
+        return ngettext(
+            "This plan needs at least %(count)d license.",
+            "This plan needs at least %(count)d licenses.",
+            params["min_seats"],
+        ) % {"count": params["min_seats"]}
+    if error.code == "above_maximum":
+        return ngettext(
+            "This plan allows at most %(count)d license.",
+            "This plan allows at most %(count)d licenses.",
+            params["max_seats"],
+        ) % {"count": params["max_seats"]}
+    if error.code == "below_assigned":
+        return ngettext(
+            "%(count)d license is assigned to a user. Unassign users first to go below %(count)d.",
+            "%(count)d licenses are assigned to users. Unassign users first to go below %(count)d.",
+            params["assigned_seats"],
+        ) % {"count": params["assigned_seats"]}
+    if error.code == "no_change":
+        return ngettext(
+            "The subscription already has %(count)d license. Choose another number.",
+            "The subscription already has %(count)d licenses. Choose another number.",
+            params["current_seats"],
+        ) % {"count": params["current_seats"]}
+    return _("This change cannot be made: %(reason)s") % {"reason": error}
