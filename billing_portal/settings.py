@@ -92,7 +92,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # -- Language and time -------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
-LOCALE_PATHS = [BASE_DIR / "subscriptions" / "locale"]  # all the portal's messages, templates included
+LOCALE_PATHS = [
+    BASE_DIR / "subscriptions" / "locale"
+]  # all the portal's messages, templates included
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # storage; pages show the account's own time zone

@@ -103,7 +103,9 @@ class CardForm(forms.Form):
         return number
 
     def clean_expiry(self) -> tuple[int, int]:
-        match = re.fullmatch(r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", self.cleaned_data["expiry"])
+        match = re.fullmatch(
+            r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", self.cleaned_data["expiry"]
+        )
         if not match or not 1 <= int(match.group(1)) <= 12:
             raise forms.ValidationError(_("Enter the expiry date as MM/YY."), code="invalid")
         month, year = int(match.group(1)), int(match.group(2))

@@ -147,8 +147,12 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-placed_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_due__gte=0), name="order_amount_due_not_negative"),
-            models.CheckConstraint(condition=Q(credit_added__gte=0), name="order_credit_added_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_due__gte=0), name="order_amount_due_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_added__gte=0), name="order_credit_added_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -117,7 +117,8 @@ def order_place(
     """
     gateway = gateway or get_gateway()
     with transaction.atomic():
-        Account.objects.select_for_update().get(pk=account.pk)
+        # Re-read under the lock: VAT number, country or channel may have changed.
+        account = Account.objects.select_for_update().get(pk=account.pk)
         existing = Order.objects.filter(account=account, idempotency_key=str(checkout_token))
         if order := existing.first():
             return order

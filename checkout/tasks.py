@@ -31,7 +31,7 @@ def send_order_confirmation(self, order_id: int) -> str:
     """
     with transaction.atomic():
         order = (
-            Order.objects.select_for_update()
+            Order.objects.select_for_update(of=("self",))
             .select_related("account", "placed_by")
             .get(pk=order_id)
         )

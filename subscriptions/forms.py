@@ -10,7 +10,7 @@ from subscriptions.models import Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import is_purchase
 
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")  # ASCII digits only: "٣" is not a count here
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not a count here
 
 
 class SeatsForm(forms.Form):
@@ -18,7 +18,7 @@ class SeatsForm(forms.Form):
 
     seats = forms.CharField(
         label=_("Number of licenses"),
-        max_length=20,
+        max_length=40,
         error_messages={"required": _("Enter the number of licenses.")},
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*"}

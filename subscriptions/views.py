@@ -132,8 +132,9 @@ def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
             seats = line.new_seats
         else:
             seats = subscription.plan.min_seats if is_purchase(subscription) else None
-        form = SeatsForm(initial={"seats": seats if seats is not None else subscription.seats},
-                         **form_kwargs)
+        form = SeatsForm(
+            initial={"seats": seats if seats is not None else subscription.seats}, **form_kwargs
+        )
         preview_seats = seats
     context = {
         "subscription": subscription,

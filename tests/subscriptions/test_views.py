@@ -32,7 +32,8 @@ def test_sign_in_with_email_and_see_the_subscriptions(client):
     assert "Acme GmbH" in page
     assert "Remote Support v5" in page
     assert "€42.00" in page
-    assert '<td class="num">10</td>' in page and '<td class="num">1</td>' in page
+    assert '<dd data-testid="seats">10</dd>' in page
+    assert "<dt>Assigned to users</dt><dd>1</dd>" in page
     assert "Someone Else" not in page
 
 

@@ -1,0 +1,470 @@
+"""The checkout pages through Django's test client: what the billing admin sees and can do."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from moneyed import Money
+
+from checkout.models import Cart, CartLine, Order, PaymentMethod
+from subscriptions.models import Subscription
+from tests.checkout.conftest import AT, put_in_cart
+from tests.factories import (
+    AccountFactory,
+    MembershipFactory,
+    SubscriptionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def shown(page: str, name: str) -> str:
+    match = re.search(rf'data-testid="{name}">([^<]*)<', page)
+    assert match, f"no {name} on the page"
+    return match.group(1).strip()
+
+
+def review_token(page: str) -> str:
+    return re.search(r'name="review" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def signed_in(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def edit_url(subscription) -> str:
+    return reverse("subscriptions:edit", args=[subscription.pk])
+
+
+# -- Edit subscription → cart ---------------------------------------------------------
+
+
+def test_edit_page_shows_the_field_counts_and_buttons(signed_in, remote_support):
+    page = signed_in.get(edit_url(remote_support)).content.decode()
+    assert 'for="id_seats">Number of licenses</label>' in page
+    assert 'name="adjust" value="-1"' in page and 'name="adjust" value="+1"' in page
+    assert "3 licenses are assigned to users" in page
+    assert "Add to cart" in page
+
+
+def test_minus_button_without_javascript_shows_the_new_count_and_its_preview(
+    frozen_now, signed_in, remote_support
+):
+    page = signed_in.post(edit_url(remote_support), {"seats": "8", "adjust": "-1"}).content.decode()
+    assert 'value="7"' in page
+    assert shown(page, "preview-total") == "€274.89"
+    assert not CartLine.objects.exists()
+
+
+def test_live_preview_fragment(frozen_now, signed_in, remote_support):
+    url = reverse("subscriptions:preview", args=[remote_support.pk])
+    assert shown(signed_in.get(url, {"seats": "7"}).content.decode(), "preview-total") == "€274.89"
+    refused = signed_in.get(url, {"seats": "2"}).content.decode()
+    assert "3 licenses are assigned to users" in shown(refused, "preview-error")
+
+
+def test_add_to_cart_then_again_replaces_the_line(signed_in, remote_support):
+    response = signed_in.post(edit_url(remote_support), {"seats": "7", "add": "1"})
+    assert response.status_code == 302 and response["Location"] == reverse("checkout:cart")
+    signed_in.post(edit_url(remote_support), {"seats": "6", "add": "1"})
+    assert list(CartLine.objects.values_list("new_seats", flat=True)) == [6]
+    page = signed_in.get(reverse("checkout:cart")).content.decode()
+    assert "Licenses: 10 → 6" in page and "Checkout" in page
+
+
+@pytest.mark.parametrize(
+    ("seats", "message"),
+    [
+        ("seven", "whole number"),
+        ("7.5", "whole number"),
+        ("", "Enter the number of licenses."),
+        ("٧", "whole number"),  # Arabic-Indic seven
+        ("0", "at least 1 license"),
+        ("-4", "at least 1 license"),
+        ("1001", "at most 1000 licenses"),
+        ("100000000000000000000", "at most 1000 licenses"),
+        ("2", "3 licenses are assigned to users. Unassign users first to go below 3."),
+        ("10", "already has 10 licenses"),
+    ],
+)
+def test_refused_counts_say_why_next_to_the_field_and_save_nothing(
+    signed_in, remote_support, seats, message
+):
+    response = signed_in.post(edit_url(remote_support), {"seats": seats, "add": "1"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    error = re.search(r'id="seats-error" class="error" role="alert">([^<]*)<', page).group(1)
+    assert message in error.replace("&#x27;", "'")
+    assert 'aria-invalid="true"' in page
+    assert not CartLine.objects.exists()
+
+
+def test_removing_a_line_and_the_empty_cart(signed_in, remote_support):
+    line = put_in_cart(remote_support, 7)
+    signed_in.post(reverse("checkout:cart_line_remove", args=[line.pk]))
+    assert not CartLine.objects.exists()
+    assert "Your cart is empty." in signed_in.get(reverse("checkout:cart")).content.decode()
+    assert "Your cart is empty." in signed_in.get(reverse("checkout:review")).content.decode()
+
+
+# -- Review and Place order -------------------------------------------------------------
+
+
+def test_review_shows_every_number_of_the_quote(frozen_now, signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    page = signed_in.get(reverse("checkout:review")).content.decode()
+    assert shown(page, "period") == "Nov. 26, 2026 – Dec. 26, 2026"  # Europe/Berlin
+    assert shown(page, "licenses") == "10 → 7"
+    assert "€42.00 per license per month" in page
+    assert shown(page, "charge") == "€294.00"
+    assert shown(page, "credit") == "−€63.00"
+    assert shown(page, "subtotal") == "€231.00"
+    assert "VAT 19%" in page and shown(page, "tax") == "€43.89"
+    assert shown(page, "amount-due") == "€274.89"
+    assert "Change order" in page and "Place order" in page
+    assert f"{edit_url(remote_support)}?seats=7" in page
+
+
+def test_change_order_keeps_the_new_count(signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    page = signed_in.get(edit_url(remote_support) + "?seats=7").content.decode()
+    assert 'name="seats" id="id_seats" value="7"' in page
+
+
+def test_place_order_and_the_billing_center_shows_the_result(
+    frozen_now, signed_in, remote_support, django_capture_on_commit_callbacks
+):
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(reverse("checkout:place"), {"review": token})
+    order = Order.objects.get()
+    assert response["Location"] == reverse("checkout:order", args=[order.number])
+    page = signed_in.get(response["Location"]).content.decode()
+    assert "Remote Support v5: 10 → 7 licenses. Next billing date: Dec. 26, 2026." in page
+    assert shown(page, "amount-charged") == "€274.89"
+    home = signed_in.get(reverse("subscriptions:home")).content.decode()
+    assert '<dd data-testid="seats">7</dd>' in home
+    assert "Dec. 26, 2026" in home
+    assert order.number in signed_in.get(reverse("checkout:orders")).content.decode()
+    assert len(mail.outbox) == 1
+
+
+def test_a_double_submit_makes_one_order(frozen_now, signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    first = signed_in.post(reverse("checkout:place"), {"review": token})
+    second = signed_in.post(reverse("checkout:place"), {"review": token})
+    assert first["Location"] == second["Location"]
+    assert Order.objects.count() == 1
+
+
+def test_a_tampered_review_token_places_nothing(frozen_now, signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    response = signed_in.post(
+        reverse("checkout:place"),
+        {"review": token[:-2] + "xx", "total": "0.01", "amount_due": "0.01", "seats": "1"},
+    )
+    assert response.status_code == 409
+    assert "could not be verified" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_an_old_review_shows_the_new_amounts(signed_in, remote_support, frozen_now):
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    frozen_now.shift(16 * 60)
+    response = signed_in.post(reverse("checkout:place"), {"review": token})
+    assert response.status_code == 409
+    assert "more than 15 minutes old" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_a_change_after_review_shows_the_new_review_with_a_note(
+    frozen_now, signed_in, remote_support
+):
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    remote_support.plan.price = Money("50.00", "EUR")
+    remote_support.plan.save()
+    response = signed_in.post(reverse("checkout:place"), {"review": token})
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "Something changed since your review" in shown(page, "review-note")
+    assert shown(page, "charge") == "€350.00"
+    assert not Order.objects.exists()
+
+
+def test_payment_details_are_asked_when_none_are_on_file(
+    frozen_now, signed_in, account, remote_support
+):
+    PaymentMethod.objects.filter(account=account).delete()
+    put_in_cart(remote_support, 7)
+    page = signed_in.get(reverse("checkout:review")).content.decode()
+    assert "Payment details" in page and 'name="card_number"' in page
+    token = review_token(page)
+    bad = signed_in.post(
+        reverse("checkout:place"),
+        {"review": token, "card_number": "4242 4242 4242 4241", "expiry": "13/30", "cvc": "12"},
+    )
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert "Enter a valid card number." in body and "MM/YY" in body and "security code" in body
+    assert not Order.objects.exists()
+    ok = signed_in.post(
+        reverse("checkout:place"),
+        {"review": token, "card_number": "4242 4242 4242 4242", "expiry": "12/29", "cvc": "123"},
+    )
+    assert ok.status_code == 302
+    assert PaymentMethod.objects.get(account=account).last4 == "4242"
+
+
+def test_a_declined_card_shows_the_reason_and_keeps_the_cart(
+    frozen_now, signed_in, account, remote_support
+):
+    PaymentMethod.objects.filter(account=account).update(last4="0002")
+    put_in_cart(remote_support, 7)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    response = signed_in.post(reverse("checkout:place"), {"review": token})
+    assert response.status_code == 402
+    assert "Your card was declined." in response.content.decode()
+    assert CartLine.objects.count() == 1 and not Order.objects.exists()
+    remote_support.refresh_from_db()
+    assert remote_support.seats == 10
+
+
+def test_an_eu_business_adds_its_vat_number_and_the_tax_is_recomputed(client, frozen_now):
+    membership = MembershipFactory(account__country="FR", account__time_zone="Europe/Paris")
+    subscription = SubscriptionFactory(
+        account=membership.account, seats=10, billing_anchor=datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    put_in_cart(subscription, 12)
+    client.force_login(membership.user)
+    page = client.get(reverse("checkout:review")).content.decode()
+    assert "VAT 20%" in page and shown(page, "tax") == "€88.20"  # 441.00 × 20 %
+    refused = client.post(reverse("checkout:vat_number"), {"vat_number": "FR00000000000"})
+    assert refused.status_code == 400
+    assert "not a valid VAT number for FR" in refused.content.decode()
+    membership.account.refresh_from_db()
+    assert membership.account.vat_number == ""
+    client.post(reverse("checkout:vat_number"), {"vat_number": "FR 40 303 265 045"})
+    page = client.get(reverse("checkout:review")).content.decode()
+    assert "reverse charge" in page and shown(page, "tax") == "€0.00"
+    assert shown(page, "amount-due") == "€441.00"
+
+
+def test_no_vat_number_offer_for_domestic_or_non_eu_customers(signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    assert 'name="vat_number"' not in signed_in.get(reverse("checkout:review")).content.decode()
+
+
+# -- Trials, corporate accounts, members ------------------------------------------------
+
+
+def test_an_expired_trial_shows_subscribe_now_instead_of_options(signed_in, account):
+    SubscriptionFactory(
+        account=account,
+        status=Subscription.Status.EXPIRED,
+        seats=0,
+        plan__product__name="Remote Access",
+        trial_end=datetime(2026, 10, 31, tzinfo=UTC),
+    )
+    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    trial = page[page.index("Remote Access") :]
+    trial = trial[: trial.index("</article>")]
+    assert "Subscribe now" in trial and "Options" not in trial
+
+
+def test_active_subscription_has_an_options_menu_with_edit(signed_in, remote_support):
+    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    assert "Options" in page and 'role="menuitem"' in page
+    assert f'href="{edit_url(remote_support)}">Edit subscription</a>' in page
+    assert "Visa •••• 4242" in page
+
+
+def test_corporate_accounts_get_the_notice_and_no_self_service(client, settings):
+    settings.CORPORATE_BILLING_URL = "https://corp.example.com/billing"
+    membership = MembershipFactory(account__billing_channel="corporate", account__currency="USD")
+    subscription = SubscriptionFactory(account=membership.account)
+    client.force_login(membership.user)
+    page = client.get(reverse("subscriptions:home")).content.decode()
+    assert "corporate account" in page and 'href="https://corp.example.com/billing"' in page
+    assert "Options" not in page and "Edit subscription" not in page
+    assert client.get(edit_url(subscription)).status_code == 403
+    assert client.get(reverse("checkout:review")).status_code == 403
+
+
+def test_a_member_without_the_role_is_told_to_ask_the_billing_admin(client, remote_support):
+    member = MembershipFactory(account=remote_support.account, role="member").user
+    client.force_login(member)
+    for url in (
+        reverse("subscriptions:home"),
+        edit_url(remote_support),
+        reverse("checkout:review"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "Ask your billing admin" in response.content.decode()
+    response = client.post(edit_url(remote_support), {"seats": "7", "add": "1"})
+    assert response.status_code == 403 and not CartLine.objects.exists()
+
+
+def test_an_admin_of_two_accounts_switches_between_them(signed_in, admin, remote_support):
+    other = MembershipFactory(user=admin, account__name="Beta AG").account
+    SubscriptionFactory(account=other, plan__product__name="Beta Product")
+    assert "Beta Product" not in signed_in.get(reverse("subscriptions:home")).content.decode()
+    signed_in.post(reverse("subscriptions:switch_account"), {"account": other.pk})
+    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    assert "Beta Product" in page and "Remote Support v5" not in page
+    stranger = AccountFactory()
+    response = signed_in.post(reverse("subscriptions:switch_account"), {"account": stranger.pk})
+    assert response.status_code == 404
+
+
+# -- Another account's things, GET safety, CSRF -------------------------------------------
+
+
+def test_another_accounts_subscription_line_and_order_are_not_found(
+    frozen_now, client, remote_support
+):
+    intruder = MembershipFactory(account__name="Intruder Ltd").user
+    line = put_in_cart(remote_support, 7)
+    order = Order.objects.create(
+        number="BC-1",
+        account=remote_support.account,
+        placed_at=AT,
+        effective_at=AT,
+        idempotency_key="k",
+        tax_kind="domestic",
+        tax_rate=19,
+        **{
+            name: Money(0, "EUR")
+            for name in (
+                "credit",
+                "charge",
+                "subtotal",
+                "tax",
+                "total",
+                "credit_applied",
+                "credit_added",
+                "amount_due",
+            )
+        },
+    )
+    client.force_login(intruder)
+    for method, url in [
+        ("get", edit_url(remote_support)),
+        ("post", edit_url(remote_support)),
+        ("get", reverse("subscriptions:preview", args=[remote_support.pk]) + "?seats=7"),
+        ("post", reverse("checkout:cart_line_remove", args=[line.pk])),
+        ("get", reverse("checkout:order", args=[order.number])),
+    ]:
+        assert getattr(client, method)(url).status_code == 404, url
+    assert CartLine.objects.filter(pk=line.pk).exists()
+
+
+def test_gets_change_nothing(frozen_now, signed_in, remote_support):
+    put_in_cart(remote_support, 7)
+    token = Cart.objects.get().checkout_token
+    for url in (
+        reverse("subscriptions:home"),
+        edit_url(remote_support) + "?seats=5",
+        reverse("checkout:cart"),
+        reverse("checkout:review"),
+        reverse("checkout:place"),
+        reverse("checkout:orders"),
+    ):
+        signed_in.get(url)
+    assert Cart.objects.get().checkout_token == token
+    assert list(CartLine.objects.values_list("new_seats", flat=True)) == [7]
+    assert signed_in.get(reverse("checkout:place")).status_code == 405
+
+
+def test_state_changing_posts_need_the_csrf_token(admin, remote_support):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    line = put_in_cart(remote_support, 7)
+    for url, data in [
+        (edit_url(remote_support), {"seats": "6", "add": "1"}),
+        (reverse("checkout:cart_line_remove", args=[line.pk]), {}),
+        (reverse("checkout:place"), {"review": "x"}),
+        (reverse("checkout:vat_number"), {"vat_number": "FR40303265045"}),
+        (reverse("subscriptions:switch_account"), {"account": "1"}),
+    ]:
+        assert client.post(url, data).status_code == 403, url
+    assert list(CartLine.objects.values_list("new_seats", flat=True)) == [7]
+
+
+# -- Query budgets -------------------------------------------------------------------------
+
+
+def _cart_with(account, count: int):
+    for _ in range(count):
+        put_in_cart(SubscriptionFactory(account=account), 12)
+
+
+@pytest.mark.parametrize("lines", [1, 4])
+def test_review_runs_a_fixed_number_of_queries(
+    frozen_now, signed_in, account, lines, django_assert_max_num_queries
+):
+    _cart_with(account, lines)
+    with django_assert_max_num_queries(12):
+        response = signed_in.get(reverse("checkout:review"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("lines", [1, 4])
+def test_place_order_runs_a_fixed_number_of_queries(
+    frozen_now, signed_in, account, lines, django_assert_max_num_queries
+):
+    _cart_with(account, lines)
+    token = review_token(signed_in.get(reverse("checkout:review")).content.decode())
+    with django_assert_max_num_queries(25):
+        response = signed_in.post(reverse("checkout:place"), {"review": token})
+    assert response.status_code == 302
+    assert Order.objects.get().lines.count() == lines
+
+
+@pytest.mark.parametrize("subscriptions", [1, 5])
+def test_billing_center_runs_a_fixed_number_of_queries(
+    signed_in, account, subscriptions, django_assert_max_num_queries
+):
+    for _ in range(subscriptions):
+        SubscriptionFactory(account=account)
+    with django_assert_max_num_queries(8):
+        assert signed_in.get(reverse("subscriptions:home")).status_code == 200
+
+
+# -- German ---------------------------------------------------------------------------------
+
+
+def test_the_flow_speaks_the_help_pages_german(frozen_now, signed_in, remote_support):
+    de = {"headers": {"accept-language": "de"}}
+    home = signed_in.get(reverse("subscriptions:home"), **de).content.decode()
+    assert "Optionen" in home and "Abonnement bearbeiten" in home and "42,00\xa0€" in home
+    edit = signed_in.get(edit_url(remote_support), **de).content.decode()
+    assert "Anzahl der Lizenzen" in edit and "In den Warenkorb" in edit
+    refused = signed_in.post(edit_url(remote_support), {"seats": "2", "add": "1"}, **de)
+    assert "3 Lizenzen sind Benutzern zugewiesen" in refused.content.decode()
+    put_in_cart(remote_support, 7)
+    assert "Zur Kasse" in signed_in.get(reverse("checkout:cart"), **de).content.decode()
+    review = signed_in.get(reverse("checkout:review"), **de).content.decode()
+    for words in (
+        "Kasse",
+        "Abrechnungszeitraum",
+        "Preis des Plans",
+        "Fälliger Gesamtbetrag",
+        "Bestellung ändern",
+        "Bestellung aufgeben",
+    ):
+        assert words in review, words
+    assert shown(review, "period") == "26. November 2026 – 26. Dezember 2026"
+    assert shown(review, "amount-due") == "274,89\xa0€"
