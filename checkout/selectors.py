@@ -10,8 +10,8 @@ from django.utils.translation import gettext
 
 from checkout.models import Cart, CartLine, Order, PaymentMethod
 from checkout.pricing import CartQuote, LineInput, quote_cart
-from subscriptions.models import Account, Subscription
 from subscriptions.messages import seat_error_message
+from subscriptions.models import Account, Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import (
     account_credit_balance,
@@ -113,7 +113,11 @@ def cart_review(*, account: Account, at: datetime) -> CartReview:
         )
         if problem:
             review.problems[line.pk] = problem
-    tax = account_tax_treatment(account=account)
+    try:
+        tax = account_tax_treatment(account=account)
+    except ValueError as error:  # no VAT rate recorded for the account's country
+        review.error = str(error)
+        return review
     review.may_add_vat_number = (
         tax.kind == DESTINATION and account.country in EU_COUNTRIES and not account.vat_number
     )

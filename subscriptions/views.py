@@ -80,6 +80,8 @@ def _preview(subscription: Subscription, seats: int | None) -> dict:
         quote = subscription_seat_change_quote(subscription=subscription, new_seats=seats)
     except QuoteError as error:
         return {"preview_error": seat_error_message(error)}
+    except ValueError as error:  # e.g. no VAT rate recorded for the account's country
+        return {"preview_error": _("This change cannot be made: %(reason)s") % {"reason": error}}
     return {"quote": quote}
 
 

@@ -23,8 +23,10 @@ from subscriptions.models import (
     Product,
     SeatAssignment,
     Subscription,
+    TaxRate,
     User,
 )
+from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.proration import period_end
 
 DEMO_PASSWORD = "demo-billing-2026"
@@ -52,6 +54,8 @@ class Command(BaseCommand):
         self.created = 0
         now = clock.now().replace(microsecond=0)
 
+        for country, rate in EU_STANDARD_VAT_RATES.items():
+            self._get_or_create(TaxRate, country=country, defaults={"rate": Decimal(rate)})
         support_group = self._get_or_create(Group, name="Support")
         support = self._user("support@example.com", "Sam Support", is_staff=True)
         support.groups.add(support_group)
