@@ -15,7 +15,14 @@ from fractions import Fraction
 
 from moneyed import Money
 
-from subscriptions.money import CurrencyMismatch, require_same_currency, round_money, zero
+from subscriptions.money import (
+    CurrencyMismatch,
+    minor_unit_places,
+    require_same_currency,
+    round_half_up,
+    round_money,
+    zero,
+)
 
 MONTH = "month"
 YEAR = "year"
@@ -262,6 +269,8 @@ def _require_tax_rate(tax_rate: Decimal) -> Decimal:
         raise InvalidTaxRate(f"tax_rate must be finite; got {tax_rate!r}.")
     if rate < 0:
         raise InvalidTaxRate(f"tax_rate cannot be negative; got {rate}.")
+    if rate > 100:
+        raise InvalidTaxRate(f"tax_rate is a percentage of at most 100; got {rate}.")
     return rate
 
 
@@ -297,6 +306,13 @@ def quote_seat_change(
     for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
         if amount.amount > MAX_UNIT_PRICE:
             raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
+    places = minor_unit_places(account_credit.currency)
+    if account_credit.amount != round_half_up(account_credit.amount, places):
+        # A balance is a sum of rounded entries; a finer one could pay more than it holds.
+        raise InvalidAccountCredit(
+            f"account_credit {account_credit.amount} has more decimals than "
+            f"{account_credit.currency.code} allows ({places})."
+        )
     try:
         currency = require_same_currency(unit_price, account_credit)
     except CurrencyMismatch as error:
@@ -317,6 +333,30 @@ def quote_seat_change(
         )
 
     # Exact arithmetic: the only rounding is round_money's, once per line.
+    try:
+        return _quote_exactly(
+            unit_price,
+            interval,
+            months,
+            current_seats,
+            new_seats,
+            start,
+            end,
+            at,
+            rate,
+            account_credit,
+            currency,
+        )
+    except (Inexact, InvalidOperation):
+        raise InvalidUnitPrice(
+            f"unit_price {unit_price.amount} has more digits than the portal can compute exactly."
+        ) from None
+
+
+def _quote_exactly(
+    unit_price, interval, months, current_seats, new_seats, start, end, at, rate,
+    account_credit, currency,
+) -> SeatChangeQuote:  # fmt: skip
     with localcontext(_EXACT):
         # Step 1: exact durations in microseconds; the fraction is not rounded.
         unused = Fraction((end - at) // _MICROSECOND, (end - start) // _MICROSECOND)

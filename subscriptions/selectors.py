@@ -11,8 +11,9 @@ from moneyed import Money
 
 from subscriptions import clock
 from subscriptions.models import Account, CreditLedgerEntry, Membership, Subscription, TaxRate
-from subscriptions.money import round_money
+from subscriptions.money import CurrencyMismatch, round_money
 from subscriptions.proration import (
+    QuoteError,
     SeatChangeQuote,
     period_end,
     quote_seat_change,
@@ -22,13 +23,24 @@ from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
 
 def account_credit_balance(*, account: Account) -> Money:
-    """The account's credit: the sum of its ledger entries, in its currency."""
-    total = (
-        CreditLedgerEntry.objects.filter(account=account, amount_currency=account.currency)
-        .aggregate(total=Sum("amount"))
-        .get("total")
+    """The account's credit: the sum of its ledger entries, in its currency.
+
+    An entry in another currency is never added in (BILLING_RULES.md): it
+    raises, so the balance is never a guess.
+    """
+    totals = dict(
+        CreditLedgerEntry.objects.filter(account=account)
+        .values_list("amount_currency")
+        .annotate(total=Sum("amount"))
+        .values_list("amount_currency", "total")
     )
-    return round_money(total or Decimal("0"), account.currency)
+    foreign = sorted(set(totals) - {account.currency})
+    if foreign:
+        raise CurrencyMismatch(
+            f"{account} keeps its credit in {account.currency}, but its ledger holds "
+            f"entries in {', '.join(foreign)}."
+        )
+    return round_money(totals.get(account.currency) or Decimal("0"), account.currency)
 
 
 def standard_tax_rates() -> dict[str, Decimal]:
@@ -100,6 +112,12 @@ def subscription_seat_change_quote(
     at = at or clock.now()
     plan = subscription.plan
     account = subscription.account
+    if account.is_corporate:
+        raise QuoteError(
+            f"{account} is billed through its corporate billing channel.", code="corporate"
+        )
+    if subscription.status == Subscription.Status.CANCELED:
+        raise QuoteError("This subscription is canceled.", code="canceled")
     current_seats, start, end = subscription_quote_basis(subscription=subscription, at=at)
     validate_new_seats(
         current_seats=current_seats,

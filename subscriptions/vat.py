@@ -46,6 +46,8 @@ def normalize_vat_number(number: str, country: str) -> str:
     if country in EU_COUNTRIES:
         prefix = vat_prefix(country)
         compact = clean(raw, " -./,:").upper()
+        if country == "GR" and compact[:2] == "GR":
+            raise InvalidVatNumber("A Greek VAT number starts with EL, not GR.")
         if compact[:2].isalpha() and compact[:2] != prefix:
             raise InvalidVatNumber(
                 f"This VAT number starts with {compact[:2]}, but the account is in {country}: "
@@ -63,11 +65,21 @@ def normalize_vat_number(number: str, country: str) -> str:
     if module is None:
         raise InvalidVatNumber(f"VAT numbers from {country or 'this country'} cannot be checked.")
     try:
-        return module.validate(raw)
+        compact = module.validate(raw)
     except ValidationError:
         raise InvalidVatNumber(
             f"{raw} is not a valid VAT number for {country}: check the digits."
         ) from None
+    # Stored with its country prefix, like the EU numbers.
+    return compact if compact[:2].isalpha() else country + compact
+
+
+def is_valid_vat_number(number: str, country: str) -> bool:
+    try:
+        normalize_vat_number(number, country)
+    except InvalidVatNumber:
+        return False
+    return True
 
 
 DOMESTIC = "domestic"
@@ -106,7 +118,8 @@ def resolve_tax_treatment(
     - other EU country with a (validated) VAT number: reverse charge, 0 %;
     - other EU country without one: the customer country's standard rate;
     - outside the EU: 0 %.
-    ``vat_number`` must already have passed ``normalize_vat_number``.
+    Reverse charge needs a VAT number that passes the check for the
+    customer's country: a number stored some other way counts as none.
     """
     seller_country = seller_country.upper()
     customer_country = customer_country.upper()
@@ -120,7 +133,7 @@ def resolve_tax_treatment(
     if customer_country == seller_country:
         return TaxTreatment(DOMESTIC, rate_of(customer_country), customer_country)
     if customer_country in EU_COUNTRIES and seller_country in EU_COUNTRIES:
-        if vat_number:
+        if vat_number and is_valid_vat_number(vat_number, customer_country):
             return TaxTreatment(REVERSE_CHARGE, Decimal("0"), customer_country)
         return TaxTreatment(DESTINATION, rate_of(customer_country), customer_country)
     return TaxTreatment(OUTSIDE_EU, Decimal("0"), customer_country)

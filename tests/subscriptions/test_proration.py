@@ -1095,3 +1095,18 @@ def test_absurd_seat_counts_and_prices_are_refused_not_rounded():
     assert_refused(
         InvalidUnitPrice, "larger than the portal handles", unit_price=Money("1e19", "EUR")
     )
+
+
+def test_credit_finer_than_the_minor_unit_is_refused():
+    # A balance is a sum of rounded entries; 0.005 could otherwise pay 0.01.
+    assert_refused(
+        InvalidAccountCredit, "more decimals than EUR allows", account_credit=Money("0.005", "EUR")
+    )
+
+
+def test_a_tax_rate_above_100_percent_is_refused():
+    assert_refused(InvalidTaxRate, "at most 100", tax_rate=Decimal("1000"))
+
+
+def test_a_price_too_precise_to_compute_exactly_is_refused():
+    assert_refused(InvalidUnitPrice, "exactly", unit_price=Money("1." + "3" * 70, "EUR"))

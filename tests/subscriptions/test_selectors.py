@@ -7,7 +7,8 @@ import pytest
 from moneyed import Money
 
 from subscriptions.models import CreditLedgerEntry, SeatAssignment, Subscription
-from subscriptions.proration import InvalidSeatCount, NoSeatChange
+from subscriptions.money import CurrencyMismatch
+from subscriptions.proration import InvalidSeatCount, NoSeatChange, QuoteError
 from subscriptions.selectors import (
     account_credit_balance,
     account_subscriptions,
@@ -146,3 +147,20 @@ def test_subscriptions_list_counts_assigned_seats_in_one_query(django_assert_num
             for s in account_subscriptions(account=membership.account)
         ]
     assert sorted(count for _, count in rows) == [0, 1]
+
+
+def test_a_ledger_entry_in_another_currency_is_an_error_not_ignored():
+    account = AccountFactory(currency="EUR")
+    CreditLedgerEntry.objects.create(account=account, amount=Money("10", "EUR"), reason="goodwill")
+    CreditLedgerEntry.objects.create(account=account, amount=Money("100", "USD"), reason="goodwill")
+    with pytest.raises(CurrencyMismatch, match="entries in USD"):
+        account_credit_balance(account=account)
+
+
+def test_corporate_and_canceled_subscriptions_are_not_quoted():
+    corporate = SubscriptionFactory(account__billing_channel="corporate", billing_anchor=NOV_1)
+    with pytest.raises(QuoteError, match="corporate billing channel"):
+        subscription_seat_change_quote(subscription=corporate, new_seats=12, at=NOV_26_NOON)
+    canceled = SubscriptionFactory(status=Subscription.Status.CANCELED, billing_anchor=NOV_1)
+    with pytest.raises(QuoteError, match="canceled"):
+        subscription_seat_change_quote(subscription=canceled, new_seats=12, at=NOV_26_NOON)

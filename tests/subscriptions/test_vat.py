@@ -16,6 +16,7 @@ from subscriptions.vat import (
 )
 
 RATES = {"DE": Decimal("19"), "FR": Decimal("20"), "AT": Decimal("20"), "GR": Decimal("24")}
+# Real, valid numbers (from python-stdnum's documentation and tests).
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,8 @@ RATES = {"DE": Decimal("19"), "FR": Decimal("20"), "AT": Decimal("20"), "GR": De
         ("EL094259216", "GR", "EL094259216"),  # Greece's VAT prefix is EL
         ("094259216", "GR", "EL094259216"),
         ("FR40303265045", "FR", "FR40303265045"),
-        ("GB980780684", "GB", "980780684"),  # outside the EU: that country's own check
+        ("GB980780684", "GB", "GB980780684"),  # outside the EU: that country's own check
+        ("980780684", "GB", "GB980780684"),
     ],
 )
 def test_valid_vat_numbers_are_stored_compact(given, country, stored):
@@ -41,7 +43,7 @@ def test_valid_vat_numbers_are_stored_compact(given, country, stored):
         ("DE136695978", "DE", "not a valid VAT number for DE"),  # wrong check digit
         ("DE13669597", "DE", "not a valid VAT number"),  # too short
         ("FR40303265045", "DE", "starts with FR, but the account is in DE"),
-        ("GR094259216", "GR", "starts with GR"),  # Greece uses EL, not GR
+        ("GR094259216", "GR", "Greek VAT number starts with EL"),
         ("", "DE", "Enter a VAT number"),
         ("   ", "DE", "Enter a VAT number"),
         ("DE" + "1" * 40, "DE", "at most 32 characters"),
@@ -77,6 +79,14 @@ def test_other_eu_country_with_vat_number_is_reverse_charge():
 def test_other_eu_country_without_vat_number_pays_its_own_standard_rate():
     treatment = resolve_tax_treatment(
         seller_country="DE", customer_country="AT", vat_number="", standard_rates=RATES
+    )
+    assert (treatment.kind, treatment.rate) == (DESTINATION, Decimal("20"))
+
+
+def test_a_vat_number_that_fails_the_check_is_no_reverse_charge():
+    # Stored some other way (a raw UPDATE, an old import): it does not count.
+    treatment = resolve_tax_treatment(
+        seller_country="DE", customer_country="FR", vat_number="FR00000000000", standard_rates=RATES
     )
     assert (treatment.kind, treatment.rate) == (DESTINATION, Decimal("20"))
 

@@ -16,6 +16,7 @@ from moneyed import Money
 
 from checkout.models import PaymentMethod
 from subscriptions import clock
+from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
     Account,
     Membership,
@@ -26,7 +27,6 @@ from subscriptions.models import (
     TaxRate,
     User,
 )
-from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.proration import period_end
 
 DEMO_PASSWORD = "demo-billing-2026"
