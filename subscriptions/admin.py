@@ -76,13 +76,23 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["account", "plan", "status", "seats", "current_period_end"]
     list_filter = ["status", "plan__interval"]
     search_fields = ["account__name"]
-    readonly_fields = ["version"]
+    # Seats and periods change only through the seat-change service (with its
+    # history row and rules); the support actions for that come with the admin work.
+    readonly_fields = [
+        "status",
+        "seats",
+        "billing_anchor",
+        "current_period_start",
+        "current_period_end",
+        "version",
+    ]
 
 
 @admin.register(SeatAssignment)
-class SeatAssignmentAdmin(admin.ModelAdmin):
+class SeatAssignmentAdmin(ReadOnlyAdmin):
+    """Assignments go through ``seat_assign``, which keeps them within the seats."""
+
     list_display = ["subscription", "user", "assigned_at"]
-    autocomplete_fields = ["user"]
 
 
 @admin.register(SeatChange)

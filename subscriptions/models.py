@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
@@ -23,8 +24,24 @@ from djmoney.models.fields import MoneyField
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk updates and deletes would rewrite history; they are refused too."""
+
+    def update(self, **kwargs):
+        raise ValidationError(f"{self.model._meta.verbose_name} is history and cannot be changed.")
+
+    def delete(self):
+        raise ValidationError(f"{self.model._meta.verbose_name} is history and cannot be deleted.")
+
+
 class AppendOnlyModel(models.Model):
-    """A row of history: written once, never changed or deleted through the ORM."""
+    """A row of history: written once, never changed or deleted through the ORM.
+
+    PostgreSQL enforces the same with a trigger (migration 0003), so raw SQL
+    cannot rewrite it either.
+    """
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -87,6 +104,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            # Sign-in looks emails up case-insensitively, so they are unique that way.
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ignoring_case"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -148,6 +169,12 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(billing_channel__in=["self_service", "corporate"]),
+                name="account_billing_channel_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -186,6 +213,9 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=["billing_admin", "member"]), name="membership_role_known"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -221,6 +251,12 @@ class CreditLedgerEntry(AppendOnlyModel):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_not_zero"),
+            models.CheckConstraint(
+                condition=Q(
+                    reason__in=["seat_change_credit", "applied_to_order", "goodwill", "correction"]
+                ),
+                name="ledger_entry_reason_known",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -277,6 +313,9 @@ class Plan(models.Model):
                 name="plan_one_per_product_interval_currency",
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="plan_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(interval__in=["month", "year"]), name="plan_interval_known"
+            ),
             models.CheckConstraint(condition=Q(min_seats__gte=1), name="plan_min_seats_at_least_1"),
             models.CheckConstraint(
                 condition=Q(max_seats__gte=models.F("min_seats")),
@@ -322,6 +361,10 @@ class Subscription(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(seats__gte=0), name="subscription_seats_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["trial", "active", "expired", "canceled"]),
+                name="subscription_status_known",
             ),
             models.CheckConstraint(
                 condition=Q(current_period_end__gt=models.F("current_period_start")),
@@ -402,6 +445,10 @@ class SeatChange(AppendOnlyModel):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(from_seats=models.F("to_seats")), name="seat_change_changes_seats"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["portal", "admin", "command"]),
+                name="seat_change_channel_known",
             ),
         ]
 

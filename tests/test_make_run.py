@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -82,3 +83,55 @@ def test_make_run_tolerates_a_second_start(local_environment):
     for _ in range(2):
         assert manage(local_environment, "migrate", "--noinput").returncode == 0
         assert manage(local_environment, "seed_demo").returncode == 0
+
+
+def test_production_settings_serve_pages_and_static_files(tmp_path):
+    """DEBUG off, as in docker-compose: collectstatic, gunicorn, WhiteNoise."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "0",
+        "SECRET_KEY": "a-production-like-secret-key-for-this-test-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        done = manage(env, *command)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+            "billing_portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/accounts/login/", timeout=2
+                ) as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert page is not None, "gunicorn did not answer"
+        stylesheet = re.search(r'href="(/static/css/portal\.[0-9a-f]+\.css)"', page)
+        assert stylesheet, "static files are not served under their hashed names"
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=2
+        ) as r:
+            assert r.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -42,7 +43,7 @@ def browser():
 @pytest.fixture
 def demo(transactional_db):
     """The demo data of `make run`."""
-    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    call_command("seed_demo", force=True, stdout=io.StringIO())
 
 
 @pytest.fixture

@@ -164,3 +164,44 @@ def test_eu_standard_vat_rates_are_seeded_by_migration():
 def test_tax_rate_must_be_a_percentage():
     with pytest.raises(IntegrityError), transaction.atomic():
         TaxRate.objects.create(country="XK", rate=Decimal("120"))
+
+
+def test_history_cannot_be_rewritten_in_bulk_or_in_sql():
+    from django.db import connection
+
+    account = AccountFactory()
+    entry = CreditLedgerEntry.objects.create(
+        account=account, amount=Money("10.00", "EUR"), reason="goodwill"
+    )
+    with pytest.raises(ValidationError):
+        CreditLedgerEntry.objects.filter(pk=entry.pk).update(amount=9999)
+    with pytest.raises(ValidationError):
+        CreditLedgerEntry.objects.filter(pk=entry.pk).delete()
+    for statement in (
+        "UPDATE subscriptions_creditledgerentry SET amount = 9999 WHERE id = %s",
+        "DELETE FROM subscriptions_creditledgerentry WHERE id = %s",
+    ):
+        with pytest.raises(Exception, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement, [entry.pk])
+    entry.refresh_from_db()
+    assert entry.amount == Money("10.00", "EUR")
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (Plan, "interval", "week"),
+        (Subscription, "status", "bogus"),
+    ],
+)
+def test_unknown_choices_are_refused_by_the_database(model, field, value):
+    row = PlanFactory() if model is Plan else SubscriptionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.filter(pk=row.pk).update(**{field: value})
+
+
+def test_emails_are_unique_whatever_their_case():
+    UserFactory(email="ops@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserFactory(email="OPS@example.com")

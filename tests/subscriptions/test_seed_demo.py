@@ -6,12 +6,12 @@ from io import StringIO
 import pytest
 import time_machine
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from moneyed import Money
 
 from checkout.models import PaymentMethod
-from subscriptions.models import Account, Membership, Subscription
+from subscriptions.models import Account, Membership, Subscription, User
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def row_counts() -> dict[str, int]:
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", force=True, stdout=out)  # tests run with DEBUG off
     return out.getvalue()
 
 
@@ -93,3 +93,11 @@ def test_seed_demo_twice_changes_nothing():
     assert row_counts() == before
     assert list(Subscription.objects.order_by("pk").values()) == snapshot
     assert "nothing to do" in output
+
+
+def test_seed_demo_refuses_a_production_portal_and_writes_nothing(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run with DEBUG off"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not Account.objects.exists()
+    assert not User.objects.exists()

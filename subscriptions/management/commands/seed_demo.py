@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from moneyed import Money
 
@@ -35,7 +36,20 @@ DEMO_PASSWORD = "demo-billing-2026"
 class Command(BaseCommand):
     help = "Create the demo data (Acme GmbH, Globex Corporation, staff users). Safe to run twice."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed even with DEBUG off. The demo logins share a published password: "
+            "never do this on a portal real customers use.",
+        )
+
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "seed_demo creates logins with a published password (a superuser among them) "
+                "and refuses to run with DEBUG off. Pass --force for a demo deployment."
+            )
         with transaction.atomic():
             created = self._seed()
         logins = [
