@@ -181,9 +181,12 @@ def test_history_cannot_be_rewritten_in_bulk_or_in_sql():
         "UPDATE subscriptions_creditledgerentry SET amount = 9999 WHERE id = %s",
         "DELETE FROM subscriptions_creditledgerentry WHERE id = %s",
     ):
-        with pytest.raises(Exception, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [entry.pk])
+        with (
+            pytest.raises(Exception, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [entry.pk])
     entry.refresh_from_db()
     assert entry.amount == Money("10.00", "EUR")
 
