@@ -184,9 +184,7 @@ class OrderLine(models.Model):
     subtotal = _money(_("subtotal"))
     tax = _money(_("VAT"))
     total = _money(_("total"))
-    credit_applied = _money(_("account credit applied"))
-    credit_added = _money(_("account credit added"))
-    amount_due = _money(_("amount due"))
+    # Account credit and the amount due belong to the whole order (Order), not a line.
 
     class Meta:
         verbose_name = _("order line")

@@ -1,9 +1,11 @@
-"""A cart's quote: each line through the one quote function, credit carried between lines.
+"""A cart's quote: each line through the one quote function, settled once as a whole.
 
 Pure, like ``subscriptions.proration``: plain values in, a frozen dataclass out.
-The lines of a cart are successive seat changes at the same instant, taken in
-subscription order: the account credit left after one line (what it did not
-use, plus any credit it added) is the account credit of the next.
+The lines of a cart are one change of the account at one instant. Steps 1-4
+of BILLING_RULES.md (credit, charge, subtotal, tax) are each line's, from
+``quote_seat_change``; steps 5-6 (account credit applied or added, amount
+due) are applied once to the cart's total, so the order of the lines never
+changes what the card is charged.
 """
 
 from __future__ import annotations
@@ -18,19 +20,10 @@ from decimal import Decimal
 from moneyed import Money
 
 from subscriptions.money import zero
-from subscriptions.proration import SeatChangeQuote, quote_seat_change
+from subscriptions.proration import SeatChangeQuote, quote_seat_change, settle_total
 from subscriptions.vat import TaxTreatment
 
-_AMOUNTS = (
-    "credit",
-    "charge",
-    "subtotal",
-    "tax",
-    "total",
-    "credit_applied",
-    "credit_added",
-    "amount_due",
-)
+_LINE_AMOUNTS = ("credit", "charge", "subtotal", "tax", "total")
 
 
 @dataclass(frozen=True)
@@ -76,6 +69,10 @@ class CartQuote:
             "at": self.at.isoformat(),
             "tax": [self.tax.kind, str(self.tax.rate)],
             "credit": str(self.account_credit.amount),
+            "settled": [
+                str(amount.amount)
+                for amount in (self.credit_applied, self.amount_due, self.credit_added)
+            ],
             "lines": [
                 [
                     line.subscription_id,
@@ -86,7 +83,7 @@ class CartQuote:
                     line.unit_price.currency.code,
                     line.period_start.isoformat(),
                     line.period_end.isoformat(),
-                    *(str(getattr(quote, name).amount) for name in _AMOUNTS),
+                    *(str(getattr(quote, name).amount) for name in _LINE_AMOUNTS),
                 ]
                 for line, quote in self.lines
             ],
@@ -105,37 +102,41 @@ def quote_cart(
     if not lines:
         raise ValueError("The cart is empty.")
     currency = account_credit.currency
-    credit_left = account_credit
-    quoted: list[tuple[LineInput, SeatChangeQuote]] = []
-    for line in sorted(lines, key=lambda item: item.subscription_id):
-        quote = quote_seat_change(
-            unit_price=line.unit_price,
-            interval=line.interval,
-            current_seats=line.current_seats,
-            new_seats=line.new_seats,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            at=at,
-            tax_rate=Decimal(tax.rate),
-            account_credit=credit_left,
+    quoted = tuple(
+        (
+            line,
+            quote_seat_change(
+                unit_price=line.unit_price,
+                interval=line.interval,
+                current_seats=line.current_seats,
+                new_seats=line.new_seats,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                at=at,
+                tax_rate=Decimal(tax.rate),
+                # Each line alone; the account credit settles the cart's total below.
+                account_credit=zero(currency),
+            ),
         )
-        credit_left = credit_left - quote.credit_applied + quote.credit_added
-        quoted.append((line, quote))
+        for line in sorted(lines, key=lambda item: item.subscription_id)
+    )
 
     def total_of(name: str) -> Money:
         return sum((getattr(quote, name) for _, quote in quoted), zero(currency))
 
+    total = total_of("total")
+    credit_applied, amount_due, credit_added = settle_total(total, account_credit)
     return CartQuote(
         at=at,
         tax=tax,
         account_credit=account_credit,
-        lines=tuple(quoted),
+        lines=quoted,
         credit=total_of("credit"),
         charge=total_of("charge"),
         subtotal=total_of("subtotal"),
         tax_amount=total_of("tax"),
-        total=total_of("total"),
-        credit_applied=total_of("credit_applied"),
-        credit_added=total_of("credit_added"),
-        amount_due=total_of("amount_due"),
+        total=total,
+        credit_applied=credit_applied,
+        credit_added=credit_added,
+        amount_due=amount_due,
     )

@@ -183,9 +183,6 @@ def order_place(
                 subtotal=line_quote.subtotal,
                 tax=line_quote.tax,
                 total=line_quote.total,
-                credit_applied=line_quote.credit_applied,
-                credit_added=line_quote.credit_added,
-                amount_due=line_quote.amount_due,
             )
             for line, line_quote in quote.lines
         )

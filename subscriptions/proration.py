@@ -240,6 +240,20 @@ class SeatChangeQuote:
         return self.total.currency.code
 
 
+def settle_total(total: Money, account_credit: Money) -> tuple[Money, Money, Money]:
+    """Steps 5 and 6 of BILLING_RULES.md: ``(credit_applied, amount_due, credit_added)``.
+
+    A positive total is paid from the account credit first; a total of zero
+    or less charges nothing and its absolute value goes to the credit.
+    """
+    currency = require_same_currency(total, account_credit)
+    nothing = zero(currency)
+    if total.amount > 0:
+        credit_applied = round_money(min(account_credit.amount, total.amount), currency)
+        return credit_applied, total - credit_applied, nothing
+    return nothing, nothing, (-total if total.amount else nothing)
+
+
 def _require_seats(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidSeatCount(f"{name} must be a whole number, not {value!r}.")
@@ -368,16 +382,7 @@ def _quote_exactly(
         # Step 4: tax is its own line, rounded once.
         tax = round_money(Fraction(subtotal.amount) * Fraction(rate) / 100, currency)
         total = subtotal + tax
-        # Steps 5 and 6: the credit balance pays first; a negative total becomes credit.
-        nothing = zero(currency)
-        if total.amount > 0:
-            credit_applied = round_money(min(account_credit.amount, total.amount), currency)
-            amount_due = total - credit_applied
-            credit_added = nothing
-        else:
-            credit_applied = nothing
-            amount_due = nothing
-            credit_added = -total if total.amount else nothing
+        credit_applied, amount_due, credit_added = settle_total(total, account_credit)
 
         return SeatChangeQuote(
             unit_price=unit_price,

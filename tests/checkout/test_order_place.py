@@ -75,7 +75,7 @@ def test_placing_the_help_page_change_updates_everything(
         )
     )
     line = order.lines.get()
-    assert (line.from_seats, line.to_seats, line.credit, line.amount_due) == (
+    assert (line.from_seats, line.to_seats, line.credit, line.total) == (
         10,
         7,
         Money("63.00", "EUR"),

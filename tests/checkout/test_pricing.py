@@ -47,26 +47,50 @@ def test_one_line_is_exactly_the_quote_function():
     assert (cart.total, cart.amount_due) == (Money("274.89", "EUR"), Money("274.89", "EUR"))
 
 
-def test_credit_from_one_line_pays_the_next():
-    # Line 1 (id 1): 10 → 1 seats: credit 63.00, charge 42.00, subtotal -21.00,
-    #   tax -3.99, total -24.99 → 24.99 added to the credit.
-    # Line 2 (id 2): 1 → 3 seats: credit 6.30, charge 126.00, subtotal 119.70,
-    #   tax 22.74, total 142.44; the 24.99 pays first → 117.45 due.
+@pytest.mark.parametrize("decrease_first", [True, False])
+def test_an_increase_and_a_decrease_are_settled_together_in_any_order(decrease_first):
+    # 10 → 1 (Nov 1–Dec 1 at €42): credit 63.00, charge 42.00, subtotal -21.00, tax -3.99,
+    #   total -24.99.
+    # 1 → 3: credit 6.30, charge 126.00, subtotal 119.70, tax 22.74, total 142.44.
+    # Cart total 117.45 > 0: nothing added to the credit, 117.45 due, whichever line is first.
+    ids = (1, 2) if decrease_first else (2, 1)
     cart = quote_cart(
-        lines=[line(2, current=1, new=3), line(1, current=10, new=1)],
+        lines=[line(ids[0], current=10, new=1), line(ids[1], current=1, new=3)],
         tax=GERMAN_VAT,
         account_credit=Money("0", "EUR"),
         at=AT,
     )
-    first, second = (quote for _, quote in cart.lines)
-    assert first.credit_added == Money("24.99", "EUR")
-    assert second.account_credit == Money("24.99", "EUR")
-    assert second.credit_applied == Money("24.99", "EUR")
+    assert cart.total == Money("117.45", "EUR")
     assert cart.amount_due == Money("117.45", "EUR")
-    assert cart.total == Money("117.45", "EUR")  # -24.99 + 142.44
-    assert (cart.credit_added, cart.credit_applied) == (
-        Money("24.99", "EUR"),
-        Money("24.99", "EUR"),
+    assert (cart.credit_added, cart.credit_applied) == (Money("0", "EUR"), Money("0", "EUR"))
+
+
+def test_account_credit_pays_the_cart_total_once():
+    # Totals 274.89 (10 → 7) and -24.99 (10 → 1): 249.90, of which 100.00 from credit.
+    cart = quote_cart(
+        lines=[line(1, current=10, new=7), line(2, current=10, new=1)],
+        tax=GERMAN_VAT,
+        account_credit=Money("100.00", "EUR"),
+        at=AT,
+    )
+    assert cart.total == Money("249.90", "EUR")
+    assert (cart.credit_applied, cart.amount_due) == (Money("100.00", "EUR"), Money("149.90", "EUR"))
+
+
+def test_a_cart_that_lowers_the_bill_adds_its_credit_and_charges_nothing():
+    # 10 → 1: total -24.99. 20 → 2: credit 126.00, charge 84.00, subtotal -42.00,
+    # tax -7.98, total -49.98. Cart total -74.97: 74.97 added, the 100.00 balance untouched.
+    cart = quote_cart(
+        lines=[line(1, current=10, new=1), line(2, current=20, new=2)],
+        tax=GERMAN_VAT,
+        account_credit=Money("100.00", "EUR"),
+        at=AT,
+    )
+    assert cart.total == Money("-74.97", "EUR")
+    assert (cart.credit_applied, cart.amount_due, cart.credit_added) == (
+        Money("0.00", "EUR"),
+        Money("0.00", "EUR"),
+        Money("74.97", "EUR"),
     )
 
 
@@ -77,7 +101,7 @@ def test_totals_are_sums_of_the_lines():
         account_credit=Money("100.00", "EUR"),
         at=AT,
     )
-    for name in ("credit", "charge", "subtotal", "total", "credit_applied", "amount_due"):
+    for name in ("credit", "charge", "subtotal", "total"):
         assert getattr(cart, name) == sum(
             (getattr(quote, name) for _, quote in cart.lines), Money("0", "EUR")
         )
