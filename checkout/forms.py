@@ -7,12 +7,12 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from checkout.gateways import CardDetails
+from checkout.services import REVIEW_VALID_FOR
 from subscriptions import clock
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
 REVIEW_SALT = "checkout.review"
-# How long a reviewed quote may be placed as it was shown.
-REVIEW_VALID_SECONDS = 15 * 60
+REVIEW_VALID_SECONDS = int(REVIEW_VALID_FOR.total_seconds())
 
 
 def review_token(*, checkout_token: str, at_iso: str, fingerprint: str) -> str:

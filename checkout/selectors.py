@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 
 from checkout.models import Cart, CartLine, Order, PaymentMethod
 from checkout.pricing import CartQuote, LineInput, quote_cart
-from subscriptions.messages import seat_error_message
+from subscriptions.messages import quote_problem_message, seat_error_message
 from subscriptions.models import Account, Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import (
@@ -116,7 +116,7 @@ def cart_review(*, account: Account, at: datetime) -> CartReview:
     try:
         tax = account_tax_treatment(account=account)
     except ValueError as error:  # no VAT rate recorded for the account's country
-        review.error = str(error)
+        review.error = quote_problem_message(error)
         return review
     review.may_add_vat_number = (
         tax.kind == DESTINATION and account.country in EU_COUNTRIES and not account.vat_number
@@ -136,7 +136,7 @@ def cart_review(*, account: Account, at: datetime) -> CartReview:
         )
     except ValueError as error:
         # E.g. a period that ended before its renewal ran: quote nothing, say why.
-        review.error = str(error)
+        review.error = quote_problem_message(error)
     return review
 
 

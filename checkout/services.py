@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,10 +15,16 @@ from checkout.gateways import CardDetails, PaymentGateway, get_gateway
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
 from checkout.selectors import CartReview, cart_review, line_problem
 from subscriptions import clock
+from subscriptions.messages import quote_problem_message
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
+from subscriptions.selectors import subscription_seat_change_quote
 from subscriptions.services import credit_ledger_add
 
 logger = logging.getLogger(__name__)
+
+# A reviewed quote is placed at its own instant only while it is this fresh;
+# after that the admin reviews again, so no order takes effect in the past.
+REVIEW_VALID_FOR = timedelta(minutes=15)
 
 
 class CheckoutError(Exception):
@@ -71,6 +77,10 @@ def cart_line_set(
     )
     if problem:
         raise ValidationError(problem)
+    try:  # a line that cannot be quoted now (a period awaiting renewal) is not added
+        subscription_seat_change_quote(subscription=subscription, new_seats=new_seats)
+    except ValueError as error:
+        raise ValidationError(quote_problem_message(error)) from None
     with transaction.atomic():
         cart, _ = Cart.objects.select_for_update().get_or_create(account=account)
         line, _ = CartLine.objects.update_or_create(
@@ -116,6 +126,9 @@ def order_place(
     the transaction: a failed payment rolls everything back.
     """
     gateway = gateway or get_gateway()
+    now = clock.now()
+    if not now - REVIEW_VALID_FOR <= quoted_at <= now:
+        raise ReviewOutdated("The review is too old (or from the future) to be placed.")
     with transaction.atomic():
         # Re-read under the lock: VAT number, country or channel may have changed.
         account = Account.objects.select_for_update().get(pk=account.pk)
@@ -142,7 +155,6 @@ def order_place(
             elif payment_method is None:
                 raise PaymentDetailsRequired(review=review)
 
-        now = clock.now()
         order = Order.objects.create(
             number=_order_number(now),
             account=account,
@@ -243,7 +255,9 @@ def order_place(
             result = gateway.charge(
                 payment_method=payment_method,
                 amount=quote.amount_due,
-                idempotency_key=f"order:{order.idempotency_key}",
+                # One key per checkout and card: a retry with the same card is the same
+                # charge, a retry with another card a new attempt.
+                idempotency_key=f"order:{order.idempotency_key}:pm:{payment_method.pk}",
                 at=now,
             )
             if not result.succeeded:
@@ -264,7 +278,9 @@ def order_place(
 
         from checkout.tasks import send_order_confirmation
 
-        transaction.on_commit(lambda: send_order_confirmation.delay(order.pk))
+        # Robust: a broker or SMTP failure must not turn a placed order into an error page;
+        # the email stays pending on the order for the sweeper.
+        transaction.on_commit(lambda: send_order_confirmation.delay(order.pk), robust=True)
     return order
 
 

@@ -11,5 +11,5 @@ urlpatterns = [
     path("checkout/place/", views.place_order, name="place"),
     path("checkout/vat-number/", views.vat_number_add, name="vat_number"),
     path("orders/", views.order_list, name="orders"),
-    path("orders/<str:number>/", views.order_detail, name="order"),
+    path("orders/<slug:number>/", views.order_detail, name="order"),
 ]

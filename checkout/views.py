@@ -107,7 +107,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
     # An empty card form means "pay with the card on file".
     card_form = CardForm(request.POST) if request.POST.get("card_number", "").strip() else None
     if card_form is not None and not card_form.is_valid():
-        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        again = cart_review(account=account, at=clock.now())
         return _render_review(request, again, card_form=card_form, ask_card=True, status=400)
     try:
         order = order_place(
@@ -129,7 +129,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
             note = _("Your cart changed since your review. Nothing was ordered.")
         return _render_review(request, fresh, note=note, status=409)
     except PaymentDetailsRequired:
-        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        again = cart_review(account=account, at=clock.now())
         return _render_review(
             request,
             again,
@@ -138,7 +138,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     except PaymentFailed as failed:
-        again = cart_review(account=account, at=datetime.fromisoformat(reviewed["at"]))
+        again = cart_review(account=account, at=clock.now())
         message = DECLINE_MESSAGES.get(
             failed.reason, _("The payment did not go through. Nothing was ordered.")
         )
@@ -151,6 +151,8 @@ def place_order(request: HttpRequest) -> HttpResponse:
 def vat_number_add(request: HttpRequest) -> HttpResponse:
     """Add the account's VAT number from the review page; the tax is recomputed."""
     account = request.account
+    if not cart_review(account=account, at=clock.now()).may_add_vat_number:
+        raise Http404  # only EU businesses outside the seller's country, without a number
     form = VatNumberForm(request.POST, country=account.country)
     if form.is_valid():
         try:

@@ -10,7 +10,7 @@ from subscriptions.models import Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import is_purchase
 
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not a count here
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not a count here
 
 
 class SeatsForm(forms.Form):
@@ -32,7 +32,7 @@ class SeatsForm(forms.Form):
 
     def clean_seats(self) -> int:
         raw = self.cleaned_data["seats"].strip()
-        if not _WHOLE_NUMBER.fullmatch(raw):
+        if not WHOLE_NUMBER.fullmatch(raw):
             raise forms.ValidationError(
                 _("Enter the number of licenses as a whole number, such as 7."),
                 code="not_whole_number",

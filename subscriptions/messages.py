@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from subscriptions.proration import QuoteError
+from subscriptions.vat import MissingTaxRate
 
 
 def seat_error_message(error: QuoteError) -> str:
@@ -38,4 +39,22 @@ def seat_error_message(error: QuoteError) -> str:
             "The subscription already has %(count)d licenses. Choose another number.",
             params["current_seats"],
         ) % {"count": params["current_seats"]}
-    return _("This change cannot be made: %(reason)s") % {"reason": error}
+    if error.code == "outside_period":
+        return _(
+            "The current billing period has ended and its renewal is not done yet. "
+            "Please try again later."
+        )
+    if error.code == "corporate":
+        return _("This account's billing is managed through its corporate billing portal.")
+    if error.code == "canceled":
+        return _("This subscription is canceled.")
+    return _("This change cannot be made right now. Please contact support.")
+
+
+def quote_problem_message(error: ValueError) -> str:
+    """Any refusal met while quoting, in the reader's language, without internals."""
+    if isinstance(error, QuoteError):
+        return seat_error_message(error)
+    if isinstance(error, MissingTaxRate):
+        return _("No VAT rate is recorded for your country yet. Please contact support.")
+    return _("This change cannot be made right now. Please contact support.")

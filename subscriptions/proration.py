@@ -343,7 +343,8 @@ def quote_seat_change(
     if not start <= at < end:
         raise OutsidePeriod(
             f"The change at {at.isoformat()} is outside the current period "
-            f"[{start.isoformat()}, {end.isoformat()})."
+            f"[{start.isoformat()}, {end.isoformat()}).",
+            code="outside_period",
         )
 
     # Exact arithmetic: the only rounding is round_money's, once per line.

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checkout.models import CartLine
 from checkout.selectors import default_payment_method
 from checkout.services import cart_line_set
 from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
-from subscriptions.forms import SeatsForm
-from subscriptions.messages import seat_error_message
+from subscriptions.forms import WHOLE_NUMBER, SeatsForm
+from subscriptions.messages import quote_problem_message
 from subscriptions.models import Subscription
-from subscriptions.proration import QuoteError
 from subscriptions.selectors import (
     account_subscriptions,
     billing_admin_accounts,
@@ -59,9 +61,10 @@ def switch_account(request: HttpRequest) -> HttpResponse:
     account = get_object_or_404(billing_admin_accounts(user=request.user), pk=account_id)
     request.session[SESSION_ACCOUNT_KEY] = account.pk
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "subscriptions:home"
-    return redirect(next_url)
+    safe = next_url.startswith("/") and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(next_url if safe else reverse("subscriptions:home"))
 
 
 def _editable_subscription(request: HttpRequest, pk: int) -> Subscription:
@@ -78,18 +81,15 @@ def _preview(subscription: Subscription, seats: int | None) -> dict:
         return {}
     try:
         quote = subscription_seat_change_quote(subscription=subscription, new_seats=seats)
-    except QuoteError as error:
-        return {"preview_error": seat_error_message(error)}
-    except ValueError as error:  # e.g. no VAT rate recorded for the account's country
-        return {"preview_error": _("This change cannot be made: %(reason)s") % {"reason": error}}
+    except ValueError as error:
+        return {"preview_error": quote_problem_message(error)}
     return {"quote": quote}
 
 
 def _seats_or_none(raw) -> int | None:
-    try:
-        return int(str(raw).strip()) if str(raw).strip().isascii() else None
-    except ValueError:
-        return None
+    """A typed count as the form reads it (ASCII digits only), or None."""
+    text = str(raw).strip()
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 @billing_admin_required
@@ -114,23 +114,34 @@ def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = SeatsForm(request.POST, **form_kwargs)
         if form.is_valid():
             seats = form.cleaned_data["seats"]
-            cart_line_set(
-                account=request.account,
-                subscription=subscription,
-                new_seats=seats,
-                assigned_seats=assigned,
-            )
-            messages.success(
-                request,
-                _("%(product)s with %(seats)d licenses is in your cart.")
-                % {"product": subscription.plan.product.name, "seats": seats},
-            )
-            return redirect("checkout:cart")
+            try:
+                cart_line_set(
+                    account=request.account,
+                    subscription=subscription,
+                    new_seats=seats,
+                    assigned_seats=assigned,
+                )
+            except ValidationError as error:
+                form.add_error("seats", error.messages[0])
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(product)s with %(seats)d license is in your cart.",
+                        "%(product)s with %(seats)d licenses is in your cart.",
+                        seats,
+                    )
+                    % {"product": subscription.plan.product.name, "seats": seats},
+                )
+                return redirect("checkout:cart")
         preview_seats = None
+    elif "seats" in request.GET:
+        # "Change order" and shared links: show the count with its refusal, if any.
+        form = SeatsForm({"seats": request.GET["seats"]}, **form_kwargs)
+        form.is_valid()
+        preview_seats = form.cleaned_data.get("seats")
     else:
-        if "seats" in request.GET:
-            seats = _seats_or_none(request.GET["seats"])
-        elif line is not None:
+        if line is not None:
             seats = line.new_seats
         else:
             seats = subscription.plan.min_seats if is_purchase(subscription) else None

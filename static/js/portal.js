@@ -2,15 +2,6 @@
 (function () {
   "use strict";
 
-  // Selects that submit their form on change (language, account): hide the button.
-  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
-    var button = form.querySelector("button[type=submit]");
-    if (button) button.hidden = true;
-    form.querySelectorAll("select").forEach(function (select) {
-      select.addEventListener("change", function () { form.submit(); });
-    });
-  });
-
   // Options menus (<details>): Escape closes, arrows move, a click outside closes.
   document.querySelectorAll("details[data-menu]").forEach(function (menu) {
     var summary = menu.querySelector("summary");
@@ -37,6 +28,15 @@
     });
     document.addEventListener("click", function (event) {
       if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
+    // Tabbing out of the menu closes it; one menu is open at a time.
+    menu.addEventListener("focusout", function (event) {
+      if (menu.open && !menu.contains(event.relatedTarget)) menu.open = false;
+    });
+    summary.addEventListener("click", function () {
+      document.querySelectorAll("details[data-menu][open]").forEach(function (other) {
+        if (other !== menu) other.open = false;
+      });
     });
   });
 

@@ -275,3 +275,63 @@ def test_an_expired_trial_is_bought_from_zero(frozen_now, admin, account):
     trial.refresh_from_db()
     assert (trial.status, trial.seats, trial.billing_anchor) == ("active", 5, AT)
     assert order.lines.get().from_seats == 0
+
+
+def test_a_review_older_than_15_minutes_cannot_be_placed(
+    frozen_now, admin, account, remote_support
+):
+    put_in_cart(remote_support, 3)
+    quoted_at = AT
+    fingerprint = cart_review(account=account, at=quoted_at).quote.fingerprint()
+    frozen_now.shift(15 * 60 + 1)
+    with pytest.raises(ReviewOutdated, match="too old"):
+        place(account, admin, at=quoted_at, fingerprint=fingerprint)
+    assert not Order.objects.exists()
+
+
+def test_concurrent_place_order_requests_make_one_order(transactional_db):
+    """Eight threads, eight database connections, one checkout: one order, one charge."""
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+
+    membership = MembershipFactory()
+    account, admin = membership.account, membership.user
+    PaymentMethodFactory(account=account)
+    with __import__("time_machine").travel(AT, tick=False):
+        subscription = SubscriptionFactory(account=account, seats=10, billing_anchor=NOV_1)
+        put_in_cart(subscription, 7)
+        token = Cart.objects.get(account=account).checkout_token
+        fingerprint = cart_review(account=account, at=AT).quote.fingerprint()
+        results, errors = [], []
+        start = threading.Barrier(8)
+
+        def place_once():
+            try:
+                start.wait()
+                results.append(
+                    order_place(
+                        account=account,
+                        placed_by=admin,
+                        checkout_token=token,
+                        quoted_at=AT,
+                        fingerprint=fingerprint,
+                    ).pk
+                )
+            except Exception as error:
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=place_once) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert len(set(results)) == 1 and len(results) == 8
+    assert (Order.objects.count(), Payment.objects.count(), SeatChange.objects.count()) == (1, 1, 1)
+    subscription.refresh_from_db()
+    assert (subscription.seats, subscription.version) == (7, 2)

@@ -74,7 +74,10 @@ def test_account_credit_pays_the_cart_total_once():
         at=AT,
     )
     assert cart.total == Money("249.90", "EUR")
-    assert (cart.credit_applied, cart.amount_due) == (Money("100.00", "EUR"), Money("149.90", "EUR"))
+    assert (cart.credit_applied, cart.amount_due) == (
+        Money("100.00", "EUR"),
+        Money("149.90", "EUR"),
+    )
 
 
 def test_a_cart_that_lowers_the_bill_adds_its_credit_and_charges_nothing():
