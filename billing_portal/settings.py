@@ -132,6 +132,10 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "sandbox"
+# Each Stripe call waits this long, and the library retries a failed call this
+# many times with the same idempotency key (429, 5xx, timeouts).
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 # -- Tasks -------------------------------------------------------------------------
 # Without a broker, tasks run in-process so `make run` needs no Redis.
@@ -143,12 +147,51 @@ if not CELERY_BROKER_URL:
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+# Acknowledged after the task ran, and handed back when the worker dies mid-task: our
+# tasks are safe to run twice, never safe to lose.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks are published from requests (Place order, after commit). With the broker down
+# a publish must fail within about a second instead of hanging the page: the order keeps
+# its email pending and the sweeper below sends it.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,  # connecting for a publish; the worker's own reconnects are not capped
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,  # a broker that accepts but never answers
+    # A message a dead worker held comes back after this long (a retry's countdown must
+    # stay below it: ORDER_EMAIL_RETRY_BACKOFF_MAX).
+    "visibility_timeout": 3600,
+}
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-pending-emails": {
+        "task": "checkout.tasks.dispatch_pending_emails",
+        "schedule": 60.0,
+        # A sweep that could not start within its minute is replaced by the next one.
+        "options": {"expires": 55},
+    },
+}
+# The order confirmation (checkout/tasks.py): retried with exponential backoff on SMTP
+# and network errors (seconds: 10, 20, 40, ... at most 600), then marked failed. Orders
+# still pending ORDER_EMAIL_SWEEP_AFTER seconds after they were placed are sent by the
+# sweeper, so the normal path has time to run first.
+ORDER_EMAIL_MAX_RETRIES = 8
+ORDER_EMAIL_RETRY_BACKOFF = 10
+ORDER_EMAIL_RETRY_BACKOFF_MAX = 600
+ORDER_EMAIL_SMTP_TIMEOUT = 30  # the order row stays locked while the SMTP server answers
+ORDER_EMAIL_SWEEP_AFTER = 120
+ORDER_EMAIL_SWEEP_BATCH = 100
 
 # -- Email -------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -15,10 +15,21 @@ REVIEW_SALT = "checkout.review"
 REVIEW_VALID_SECONDS = int(REVIEW_VALID_FOR.total_seconds())
 
 
-def review_token(*, checkout_token: str, at_iso: str, fingerprint: str) -> str:
-    """Sign what the review showed so Place order can tell it was not altered."""
+def review_token(*, checkout_token: str, quote) -> str:
+    """Sign what the review showed so Place order can tell it was not altered.
+
+    The amount due travels signed too: Place order uses it to open the payment
+    and then proves it by re-quoting under lock (the fingerprint covers it).
+    """
     return signing.dumps(
-        {"token": checkout_token, "at": at_iso, "fp": fingerprint}, salt=REVIEW_SALT
+        {
+            "token": checkout_token,
+            "at": quote.at.isoformat(),
+            "fp": quote.fingerprint(),
+            "due": str(quote.amount_due.amount),
+            "currency": quote.currency,
+        },
+        salt=REVIEW_SALT,
     )
 
 

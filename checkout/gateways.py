@@ -1,27 +1,51 @@
-"""Payment gateways: one small interface, chosen by settings.
+"""Payment gateways: one small interface, two backends, chosen by settings.
 
-The sandbox (the default, and what `make run` uses) behaves like Stripe's
-test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined,
-4000 0025 0000 3155 asks for authentication. It keeps only brand, last four
-digits and expiry; the card number and CVC never leave the request.
+A payment is taken in two steps so that no network failure can charge twice:
+``prepare`` registers the payment with the gateway and returns its reference
+(no money moves; the reference is committed to our ``Payment`` row at once),
+``confirm`` takes the money. After a timeout, ``retrieve`` tells what the
+gateway did with that reference; confirming is only ever asked for a payment
+the gateway reports as not yet confirmed.
+
+- **Sandbox** (the default, and what `make run` uses) behaves like Stripe's
+  test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined,
+  4000 0025 0000 3155 asks for authentication. It keeps only brand, last four
+  digits and expiry; the card number and CVC never leave the request. Its
+  "remote" state is our own Payment row.
+- **Stripe** (when ``STRIPE_SECRET_KEY`` is set) through the ``stripe``
+  library, ``STRIPE_API_BASE`` pointing at Stripe or a local stand-in.
+  Amounts cross this boundary as integer minor units.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
+import stripe
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from moneyed import Money
 
 from checkout.models import PaymentMethod
+from subscriptions.money import minor_unit_places
+
+if TYPE_CHECKING:
+    from checkout.models import Payment
+    from subscriptions.models import Account
+
+logger = logging.getLogger(__name__)
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 REQUIRES_ACTION = "requires_action"
+REQUIRES_CONFIRMATION = "requires_confirmation"
+
+
+class GatewayUnavailable(Exception):
+    """The gateway did not answer (timeout, connection refused, 5xx after retries)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,6 +75,7 @@ class ChargeResult:
     status: str
     reference: str = ""
     failure_reason: str = ""
+    client_secret: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -60,16 +85,26 @@ class ChargeResult:
 class PaymentGateway(Protocol):
     name: str
 
-    def save_card(self, *, card: CardDetails) -> SavedCard: ...
+    def prepare(self, *, payment: Payment) -> str: ...
 
-    def charge(
-        self,
-        *,
-        payment_method: PaymentMethod,
-        amount: Money,
-        idempotency_key: str,
-        at: datetime,
-    ) -> ChargeResult: ...
+    def confirm(self, *, payment: Payment) -> ChargeResult: ...
+
+    def retrieve(self, *, payment: Payment) -> ChargeResult: ...
+
+    def refund(self, *, payment: Payment) -> None: ...
+
+
+def to_minor_units(amount: Money) -> int:
+    """The integer the gateway wants: €274.89 → 27489, ¥9301 → 9301."""
+    places = minor_unit_places(amount.currency)
+    value = amount.amount.scaleb(places)
+    if value != value.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of minor units.")
+    return int(value)
+
+
+def from_minor_units(value: int, currency: str) -> Money:
+    return Money(Decimal(value).scaleb(-minor_unit_places(currency)), currency.upper())
 
 
 def card_brand(number: str) -> str:
@@ -98,28 +133,164 @@ class SandboxGateway:
             exp_year=card.exp_year,
         )
 
-    def charge(
-        self,
-        *,
-        payment_method: PaymentMethod,
-        amount: Money,
-        idempotency_key: str,
-        at: datetime,
-    ) -> ChargeResult:
-        reference = f"sandbox_pi_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex}"
-        if (payment_method.exp_year, payment_method.exp_month) < (at.year, at.month):
-            return ChargeResult(FAILED, reference, "expired_card")
-        if payment_method.last4 == self.DECLINED_LAST4:
-            return ChargeResult(FAILED, reference, "card_declined")
-        if payment_method.last4 == self.AUTHENTICATION_LAST4:
-            return ChargeResult(REQUIRES_ACTION, reference, "authentication_required")
-        return ChargeResult(SUCCEEDED, reference)
+    def prepare(self, *, payment: Payment) -> str:
+        return f"sandbox_pi_{uuid.uuid5(uuid.NAMESPACE_URL, payment.idempotency_key).hex}"
+
+    def confirm(self, *, payment: Payment) -> ChargeResult:
+        method = payment.payment_method
+        at = payment.created_at
+        if method is None:
+            return ChargeResult(FAILED, payment.reference, "payment_method_missing")
+        if (method.exp_year, method.exp_month) < (at.year, at.month):
+            return ChargeResult(FAILED, payment.reference, "expired_card")
+        if method.last4 == self.DECLINED_LAST4:
+            return ChargeResult(FAILED, payment.reference, "card_declined")
+        if method.last4 == self.AUTHENTICATION_LAST4:
+            return ChargeResult(
+                REQUIRES_ACTION, payment.reference, client_secret=f"{payment.reference}_secret"
+            )
+        return ChargeResult(SUCCEEDED, payment.reference)
+
+    def retrieve(self, *, payment: Payment) -> ChargeResult:
+        # The sandbox keeps no state of its own: our row is what it "knows".
+        status = {"processing": REQUIRES_CONFIRMATION}.get(payment.status, payment.status)
+        return ChargeResult(status, payment.reference, payment.failure_reason)
+
+    def authenticate(self, *, payment: Payment, success: bool) -> ChargeResult:
+        """The sandbox's stand-in for the bank's authentication page."""
+        if success:
+            return ChargeResult(SUCCEEDED, payment.reference)
+        return ChargeResult(FAILED, payment.reference, "authentication_failed")
+
+    def refund(self, *, payment: Payment) -> None:
+        logger.info("Sandbox refund of %s for %s", payment.amount, payment.reference)
+
+
+class StripeGateway:
+    """Stripe through its official library; Stripe.js collects the card in the browser."""
+
+    name = PaymentMethod.Gateway.STRIPE
+
+    def __init__(self) -> None:
+        self.client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        )
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+            raise GatewayUnavailable(str(error)) from error
+        except stripe.APIError as error:  # 5xx after the library's retries
+            raise GatewayUnavailable(str(error)) from error
+
+    # -- customers and cards --------------------------------------------------------
+
+    def ensure_customer(self, *, account: Account) -> str:
+        """The account's Stripe Customer, created on first need."""
+        if account.stripe_customer_id:
+            return account.stripe_customer_id
+        customer = self._call(
+            self.client.v1.customers.create,
+            params={"name": account.name, "metadata": {"account_id": str(account.pk)}},
+            options={"idempotency_key": f"customer:{account.pk}"},
+        )
+        account.stripe_customer_id = customer.id
+        account.save(update_fields=["stripe_customer_id"])
+        return customer.id
+
+    def setup_intent_create(self, *, account: Account) -> tuple[str, str]:
+        """A SetupIntent for Stripe.js to collect a card: (id, client secret)."""
+        customer = self.ensure_customer(account=account)
+        intent = self._call(
+            self.client.v1.setup_intents.create,
+            params={"customer": customer, "usage": "off_session", "payment_method_types": ["card"]},
+        )
+        return intent.id, intent.client_secret
+
+    def setup_intent_card(self, *, account: Account, setup_intent_id: str) -> SavedCard:
+        """The card a succeeded SetupIntent of this account's customer saved."""
+        intent = self._call(self.client.v1.setup_intents.retrieve, setup_intent_id)
+        if intent.status != "succeeded" or intent.customer != account.stripe_customer_id:
+            raise ValueError("This card setup did not succeed for this account.")
+        method = self._call(self.client.v1.payment_methods.retrieve, intent.payment_method)
+        if method.customer != account.stripe_customer_id:
+            self._call(
+                self.client.v1.payment_methods.attach,
+                method.id,
+                params={"customer": account.stripe_customer_id},
+            )
+        card = method.card
+        return SavedCard(
+            reference=method.id,
+            brand=str(card.brand).title(),
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+
+    # -- payments --------------------------------------------------------------------
+
+    def prepare(self, *, payment: Payment) -> str:
+        intent = self._call(
+            self.client.v1.payment_intents.create,
+            params={
+                "amount": to_minor_units(payment.amount),
+                "currency": payment.amount.currency.code.lower(),
+                "customer": self.ensure_customer(account=payment.account),
+                "payment_method": payment.payment_method.gateway_reference,
+                "confirm": False,
+                "metadata": {
+                    "payment_id": str(payment.pk),
+                    "checkout_token": payment.checkout_token,
+                    "account_id": str(payment.account_id),
+                },
+            },
+            options={"idempotency_key": f"{payment.idempotency_key}:create"},
+        )
+        return intent.id
+
+    def _result(self, intent) -> ChargeResult:
+        status = intent.status
+        if status == SUCCEEDED:
+            return ChargeResult(SUCCEEDED, intent.id)
+        if status == REQUIRES_ACTION:
+            return ChargeResult(REQUIRES_ACTION, intent.id, client_secret=intent.client_secret)
+        if status == REQUIRES_CONFIRMATION:
+            return ChargeResult(REQUIRES_CONFIRMATION, intent.id)
+        error = getattr(intent, "last_payment_error", None) or {}
+        reason = error.get("decline_code") or error.get("code") or status
+        return ChargeResult(FAILED, intent.id, str(reason))
+
+    def confirm(self, *, payment: Payment) -> ChargeResult:
+        try:
+            intent = self._call(
+                self.client.v1.payment_intents.confirm,
+                payment.reference,
+                options={"idempotency_key": f"{payment.idempotency_key}:confirm"},
+            )
+        except stripe.CardError as error:
+            return ChargeResult(FAILED, payment.reference, error.code or "card_declined")
+        except stripe.InvalidRequestError:
+            # E.g. a retried confirm of a payment that already went through: ask.
+            return self.retrieve(payment=payment)
+        return self._result(intent)
+
+    def retrieve(self, *, payment: Payment) -> ChargeResult:
+        return self._result(self._call(self.client.v1.payment_intents.retrieve, payment.reference))
+
+    def refund(self, *, payment: Payment) -> None:
+        self._call(
+            self.client.v1.refunds.create,
+            params={"payment_intent": payment.reference},
+            options={"idempotency_key": f"{payment.idempotency_key}:refund"},
+        )
 
 
 def get_gateway() -> PaymentGateway:
-    if settings.PAYMENT_GATEWAY == "sandbox":
-        return SandboxGateway()
-    raise ImproperlyConfigured(
-        f"Payment gateway {settings.PAYMENT_GATEWAY!r} is not available in this version; "
-        "unset STRIPE_SECRET_KEY to use the sandbox."
-    )
+    if settings.PAYMENT_GATEWAY == "stripe":
+        return StripeGateway()
+    return SandboxGateway()

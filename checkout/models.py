@@ -141,6 +141,8 @@ class Order(models.Model):
     )
     email_error = models.CharField(_("email error"), max_length=500, blank=True)
     email_sent_at = models.DateTimeField(_("email sent at"), null=True, blank=True)
+    # A payment that failed after the order was placed (reported later by the gateway).
+    payment_problem = models.CharField(_("payment problem"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -196,20 +198,53 @@ class OrderLine(models.Model):
 
 
 class Payment(models.Model):
-    """Money taken (or attempted) through a gateway for an order."""
+    """One attempt to take an order's amount through a gateway.
+
+    The row is written and committed *before* the gateway is asked, and its
+    gateway reference as soon as it is known, so that a crash, a timeout or a
+    second click finds it and asks the gateway what happened instead of
+    charging again. ``order`` is set when the order is placed.
+    """
 
     class Status(models.TextChoices):
+        PROCESSING = "processing", _("Processing")
+        REQUIRES_ACTION = "requires_action", _("Requires authentication")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
-        REQUIRES_ACTION = "requires_action", _("Requires authentication")
+        CANCELED = "canceled", _("Canceled")
+        REFUNDED = "refunded", _("Refunded")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    payment_method = models.ForeignKey(
+        PaymentMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="payments"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    checkout_token = models.CharField(_("checkout token"), max_length=64, db_index=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
     gateway = models.CharField(_("gateway"), max_length=16)
     reference = models.CharField(_("gateway reference"), max_length=255, blank=True)
+    client_secret = models.CharField(_("authentication secret"), max_length=255, blank=True)
     amount = _money(_("amount"))
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PROCESSING
+    )
     failure_reason = models.CharField(_("failure reason"), max_length=500, blank=True)
+    # What the admin reviewed, so an authenticated payment can complete that same order.
+    quoted_at = models.DateTimeField(_("quoted at"))
+    fingerprint = models.CharField(_("review fingerprint"), max_length=64)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    # While set and in the future, one request owns the attempt; others wait.
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    # When the newest gateway event applied to this payment happened (webhooks
+    # arrive out of order; an older one never moves the payment backwards).
+    last_event_at = models.DateTimeField(_("last gateway event"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -217,7 +252,49 @@ class Payment(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "processing",
+                        "requires_action",
+                        "succeeded",
+                        "failed",
+                        "canceled",
+                        "refunded",
+                    ]
+                ),
+                name="payment_status_known",
+            ),
+            # At most one payment of a checkout can succeed.
+            models.UniqueConstraint(
+                fields=["checkout_token"],
+                condition=Q(status="succeeded"),
+                name="payment_one_success_per_checkout",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.get_status_display()} ({self.order})"
+        return f"{self.amount} {self.get_status_display()} ({self.reference or self.pk})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.PROCESSING, self.Status.REQUIRES_ACTION)
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook event, stored once by its id and handled once."""
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    created = models.DateTimeField(_("created at Stripe"))
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    result = models.CharField(_("result"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

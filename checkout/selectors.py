@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
 from checkout.models import Cart, CartLine, Order, PaymentMethod
 from checkout.pricing import CartQuote, LineInput, quote_cart
 from subscriptions.messages import quote_problem_message, seat_error_message
-from subscriptions.models import Account, Subscription
+from subscriptions.models import Account, SeatAssignment, Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import (
     account_credit_balance,
@@ -26,15 +27,27 @@ def cart_of(*, account: Account) -> Cart | None:
     return Cart.objects.filter(account=account).first()
 
 
-def cart_lines(*, cart: Cart | None) -> list[CartLine]:
-    """The cart's lines with their subscription, plan, product and assigned count: one query."""
-    if cart is None:
-        return []
-    return list(
-        cart.lines.select_related("subscription__plan__product")
-        .annotate(assigned_seats=Count("subscription__assignments"))
+def cart_lines(*, account: Account, lock: bool = False) -> list[CartLine]:
+    """The account's cart lines with cart, subscription, plan, product and assigned count.
+
+    One query. With ``lock`` the subscriptions are locked too (FOR UPDATE), in
+    subscription order, for Place order.
+    """
+    assigned = (
+        SeatAssignment.objects.filter(subscription=OuterRef("subscription"))
+        .values("subscription")
+        .annotate(count=Count("*"))
+        .values("count")
+    )
+    lines = (
+        CartLine.objects.filter(cart__account=account)
+        .select_related("cart", "subscription__plan__product")
+        .annotate(assigned_seats=Coalesce(Subquery(assigned), 0))
         .order_by("subscription_id")
     )
+    if lock:
+        lines = lines.select_for_update(of=("subscription",))
+    return list(lines)
 
 
 def line_input(*, subscription: Subscription, new_seats: int, at: datetime) -> LineInput:
@@ -98,13 +111,15 @@ def default_payment_method(*, account: Account) -> PaymentMethod | None:
     return PaymentMethod.objects.filter(account=account, is_default=True).first()
 
 
-def cart_review(*, account: Account, at: datetime) -> CartReview:
-    """Quote the account's cart at ``at``, as the review page and Place order both do."""
-    cart = cart_of(account=account)
-    lines = cart_lines(cart=cart)
-    review = CartReview(cart=cart, lines=lines)
+def cart_review(*, account: Account, at: datetime, lock: bool = False) -> CartReview:
+    """Quote the account's cart at ``at``, as the review page and Place order both do.
+
+    ``lock`` (inside Place order's transaction) locks the cart's subscriptions.
+    """
+    lines = cart_lines(account=account, lock=lock)
     if not lines:
-        return review
+        return CartReview(cart=cart_of(account=account), lines=[])
+    review = CartReview(cart=lines[0].cart, lines=lines)
     for line in lines:
         problem = line_problem(
             subscription=line.subscription,
@@ -121,7 +136,8 @@ def cart_review(*, account: Account, at: datetime) -> CartReview:
     review.may_add_vat_number = (
         tax.kind == DESTINATION and account.country in EU_COUNTRIES and not account.vat_number
     )
-    review.payment_method = default_payment_method(account=account)
+    if not lock:  # Place order's locked re-quote pays with the attempt's own card
+        review.payment_method = default_payment_method(account=account)
     if review.problems:
         return review
     try:

@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from moneyed import Money
 
-from checkout.gateways import CardDetails, PaymentGateway, get_gateway
+from checkout.gateways import (
+    FAILED,
+    REQUIRES_ACTION,
+    REQUIRES_CONFIRMATION,
+    CardDetails,
+    ChargeResult,
+    GatewayUnavailable,
+    PaymentGateway,
+    get_gateway,
+)
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
 from checkout.selectors import CartReview, cart_review, line_problem
 from subscriptions import clock
 from subscriptions.messages import quote_problem_message
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
 from subscriptions.selectors import subscription_seat_change_quote
-from subscriptions.services import credit_ledger_add
 
 logger = logging.getLogger(__name__)
 
 # A reviewed quote is placed at its own instant only while it is this fresh;
 # after that the admin reviews again, so no order takes effect in the past.
 REVIEW_VALID_FOR = timedelta(minutes=15)
+# How long one request owns a payment attempt before another may take it over
+# (after a crash); longer than any gateway call with its retries.
+PAYMENT_CLAIM = timedelta(seconds=90)
+# How long a second request for the same checkout waits for the first one.
+PAYMENT_WAIT_SECONDS = 20
 
 
 class CheckoutError(Exception):
@@ -57,6 +72,28 @@ class PaymentFailed(CheckoutError):
         self.reason = reason
 
 
+class PaymentRequiresAction(CheckoutError):
+    """The bank asks the admin to authenticate ``payment`` (3-D Secure)."""
+
+    code = "payment_requires_action"
+
+    def __init__(self, payment: Payment) -> None:
+        super().__init__("authentication required")
+        self.payment = payment
+
+
+class PaymentUnavailable(CheckoutError):
+    """The gateway did not answer; nothing was placed, trying again is safe."""
+
+    code = "payment_unavailable"
+
+
+class PaymentInProgress(CheckoutError):
+    """Another request is taking this checkout's payment right now."""
+
+    code = "payment_in_progress"
+
+
 def _rotate_checkout_token(cart: Cart) -> None:
     cart.checkout_token = uuid.uuid4()
     cart.save(update_fields=["checkout_token", "updated_at"])
@@ -82,7 +119,8 @@ def cart_line_set(
     except ValueError as error:
         raise ValidationError(quote_problem_message(error)) from None
     with transaction.atomic():
-        cart, _ = Cart.objects.select_for_update().get_or_create(account=account)
+        Account.objects.select_for_update().get(pk=account.pk)
+        cart, _ = Cart.objects.get_or_create(account=account)
         line, _ = CartLine.objects.update_or_create(
             cart=cart,
             subscription=subscription,
@@ -95,7 +133,8 @@ def cart_line_set(
 def cart_line_remove(*, account: Account, line_id: int) -> None:
     """Take a line out of the account's cart; another account's line is not found."""
     with transaction.atomic():
-        cart = Cart.objects.select_for_update().get(account=account)
+        Account.objects.select_for_update().get(pk=account.pk)
+        cart = Cart.objects.get(account=account)
         line = CartLine.objects.get(cart=cart, pk=line_id)
         line.delete()
         _rotate_checkout_token(cart)
@@ -112,191 +151,420 @@ def order_place(
     checkout_token: uuid.UUID,
     quoted_at: datetime,
     fingerprint: str,
+    amount_due: Money,
     card: CardDetails | None = None,
     language: str = "en",
     gateway: PaymentGateway | None = None,
 ) -> Order:
     """Place the reviewed cart as one order, once, or change nothing.
 
-    Locks the account, then its cart, then the subscriptions (always in that
-    order), re-reads everything under the locks and re-quotes at the reviewed
-    instant. If the new quote differs from the reviewed one in anything,
-    raises ``ReviewOutdated`` with the new review. The same checkout token
-    placed again returns the order it made. The payment is taken last, inside
-    the transaction: a failed payment rolls everything back.
+    ``quoted_at``, ``fingerprint`` and ``amount_due`` come from the review the
+    admin saw (signed by the server, never typed by the browser). Steps:
+
+    1. Under the account lock: the same checkout placed already returns its
+       order; with money due, a payment attempt is claimed and committed
+       before any gateway call (so a retry finds it, never charges again).
+    2. The gateway registers the payment (``prepare``; no money moves) and its
+       reference is committed.
+    3. Under the account lock again, with the cart's subscriptions locked: the
+       cart is re-quoted at the reviewed instant; anything different from the
+       review raises ``ReviewOutdated`` and nothing is charged. Then the money
+       is taken and the order, its lines, the seat-change history, the
+       subscriptions, the credit ledger and the payment are written in the same
+       transaction. A decline, an authentication request or a timeout rolls it
+       all back; the attempt records what happened.
     """
     gateway = gateway or get_gateway()
     now = clock.now()
     if not now - REVIEW_VALID_FOR <= quoted_at <= now:
         raise ReviewOutdated("The review is too old (or from the future) to be placed.")
+    for _ in range(int(PAYMENT_WAIT_SECONDS / 0.25)):
+        try:
+            claimed = _payment_claim(
+                account=account,
+                placed_by=placed_by,
+                checkout_token=str(checkout_token),
+                quoted_at=quoted_at,
+                fingerprint=fingerprint,
+                amount_due=amount_due,
+                card=card,
+                language=language,
+                gateway=gateway,
+            )
+            break
+        except PaymentInProgress:
+            time.sleep(0.25)  # a double click: the first request is paying
+    else:
+        raise PaymentInProgress("The payment of this checkout is still in progress.")
+    if isinstance(claimed, Order):
+        return claimed
+    return payment_complete(payment=claimed, gateway=gateway)
+
+
+def _payment_claim(
+    *,
+    account: Account,
+    placed_by: User,
+    checkout_token: str,
+    quoted_at: datetime,
+    fingerprint: str,
+    amount_due: Money,
+    card: CardDetails | None,
+    language: str,
+    gateway: PaymentGateway,
+) -> Order | Payment:
+    """Step 1: the existing order, an order that needs no payment, or the attempt to drive."""
     with transaction.atomic():
-        # Re-read under the lock: VAT number, country or channel may have changed.
         account = Account.objects.select_for_update().get(pk=account.pk)
-        existing = Order.objects.filter(account=account, idempotency_key=str(checkout_token))
-        if order := existing.first():
+        if order := Order.objects.filter(account=account, idempotency_key=checkout_token).first():
             return order
-        cart = Cart.objects.select_for_update().filter(account=account).first()
-        if cart is None or cart.checkout_token != checkout_token:
-            raise ReviewOutdated("The cart changed after the review.")
-        list(
-            Subscription.objects.select_for_update()
-            .filter(pk__in=cart.lines.values("subscription_id"))
-            .order_by("pk")
+        if amount_due.amount <= 0:
+            # Nothing to charge: quote, check and write in this one transaction.
+            review = _review_as_seen(account, checkout_token, quoted_at, fingerprint)
+            return _order_write(
+                account=account,
+                review=review,
+                placed_by=placed_by,
+                checkout_token=checkout_token,
+                language=language,
+                payment=None,
+            )
+        attempts = list(
+            Payment.objects.filter(checkout_token=checkout_token, order__isnull=True)
+            .select_related("payment_method")
+            .order_by("-id")
         )
-        review = cart_review(account=account, at=quoted_at)
-        if not review.can_place or review.quote.fingerprint() != fingerprint:
-            raise ReviewOutdated("The quote changed after the review.", review=review)
-        quote = review.quote
-
-        payment_method = review.payment_method
-        if quote.amount_due.amount > 0:
-            if card is not None:
-                payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
-            elif payment_method is None:
-                raise PaymentDetailsRequired(review=review)
-
-        order = Order.objects.create(
-            number=_order_number(now),
+        now = clock.now()
+        for attempt in attempts:
+            if attempt.status == Payment.Status.PROCESSING and (
+                attempt.claimed_until and attempt.claimed_until > now
+            ):
+                raise PaymentInProgress()
+            if attempt.status in (Payment.Status.SUCCEEDED, Payment.Status.PROCESSING):
+                # Paid, or interrupted mid-way: finish it (the gateway is asked what
+                # happened) rather than start another payment that could charge twice.
+                attempt.claimed_until = now + PAYMENT_CLAIM
+                attempt.save(update_fields=["claimed_until", "updated_at"])
+                return attempt
+            if attempt.status == Payment.Status.REQUIRES_ACTION:
+                if card is None:
+                    raise PaymentRequiresAction(attempt)
+                # Another card instead of authenticating: that attempt is given up.
+                attempt.status = Payment.Status.CANCELED
+                attempt.save(update_fields=["status", "updated_at"])
+        if card is not None:
+            payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
+        else:
+            payment_method = PaymentMethod.objects.filter(account=account, is_default=True).first()
+            if payment_method is None:
+                raise PaymentDetailsRequired()
+        attempt = Payment.objects.create(
             account=account,
-            placed_by=placed_by,
-            placed_at=now,
-            effective_at=quote.at,
-            idempotency_key=str(checkout_token),
+            payment_method=payment_method,
+            created_by=placed_by,
+            checkout_token=checkout_token,
+            idempotency_key=f"checkout:{checkout_token}:{len(attempts) + 1}",
+            gateway=gateway.name,
+            amount=amount_due,
+            quoted_at=quoted_at,
+            fingerprint=fingerprint,
             language=language,
-            tax_kind=quote.tax.kind,
-            tax_rate=quote.tax.rate,
-            vat_number=account.vat_number,
-            credit=quote.credit,
-            charge=quote.charge,
-            subtotal=quote.subtotal,
-            tax=quote.tax_amount,
-            total=quote.total,
-            credit_applied=quote.credit_applied,
-            credit_added=quote.credit_added,
-            amount_due=quote.amount_due,
-            payment_method_label=str(payment_method) if quote.amount_due.amount > 0 else "",
+            claimed_until=now + PAYMENT_CLAIM,
+            created_at=now,
         )
-        subscriptions = {line.subscription_id: line.subscription for line in review.lines}
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                subscription_id=line.subscription_id,
-                product_name=subscriptions[line.subscription_id].plan.product.name,
-                interval=line.interval,
-                from_seats=line.current_seats,
-                to_seats=line.new_seats,
-                unit_price=line.unit_price,
-                period_start=line.period_start,
-                period_end=line.period_end,
-                new_period_start=line_quote.new_period_start,
-                new_period_end=line_quote.new_period_end,
-                credit=line_quote.credit,
-                charge=line_quote.charge,
-                subtotal=line_quote.subtotal,
-                tax=line_quote.tax,
-                total=line_quote.total,
-            )
-            for line, line_quote in quote.lines
-        )
-        SeatChange.objects.bulk_create(
-            SeatChange(
-                subscription_id=line.subscription_id,
-                from_seats=line.current_seats,
-                to_seats=line.new_seats,
-                at=quote.at,
-                changed_by=placed_by,
-                channel=SeatChange.Channel.PORTAL,
-                order_reference=order.number,
-            )
-            for line, _ in quote.lines
-        )
-        changed = []
-        for line, line_quote in quote.lines:
-            subscription = subscriptions[line.subscription_id]
-            subscription.status = Subscription.Status.ACTIVE
-            subscription.seats = line.new_seats
-            subscription.billing_anchor = line_quote.new_period_start
-            subscription.current_period_start = line_quote.new_period_start
-            subscription.current_period_end = line_quote.new_period_end
-            subscription.version = F("version") + 1
-            changed.append(subscription)
-        Subscription.objects.bulk_update(
-            changed,
-            [
-                "status",
-                "seats",
-                "billing_anchor",
-                "current_period_start",
-                "current_period_end",
-                "version",
-            ],
-        )
-        # Credit first goes in, then is used: the balance never dips below zero.
-        if quote.credit_added.amount > 0:
-            credit_ledger_add(
-                account=account,
-                amount=quote.credit_added,
-                reason=CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT,
-                reference=order.number,
-                created_by=placed_by,
-            )
-        if quote.credit_applied.amount > 0:
-            credit_ledger_add(
-                account=account,
-                amount=-quote.credit_applied,
-                reason=CreditLedgerEntry.Reason.APPLIED_TO_ORDER,
-                reference=order.number,
-                created_by=placed_by,
-            )
-        cart.lines.all().delete()
-        _rotate_checkout_token(cart)
+        attempt.is_new = True  # never sent to the gateway: confirm without asking first
+        return attempt
 
-        if quote.amount_due.amount > 0:
-            result = gateway.charge(
-                payment_method=payment_method,
-                amount=quote.amount_due,
-                # One key per checkout and card: a retry with the same card is the same
-                # charge, a retry with another card a new attempt.
-                idempotency_key=f"order:{order.idempotency_key}:pm:{payment_method.pk}",
-                at=now,
+
+class _NotPaid(Exception):
+    def __init__(self, result: ChargeResult) -> None:
+        self.result = result
+
+
+def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None) -> Order:
+    """Steps 2 and 3 for a claimed attempt: take the money and write the order, or nothing.
+
+    Also what finishes an order after the admin authenticated the payment, and
+    what a ``payment_intent.succeeded`` webhook calls for an attempt the admin
+    left before it was placed.
+    """
+    gateway = gateway or get_gateway()
+    try:
+        if not payment.reference:
+            payment.reference = gateway.prepare(payment=payment)
+            payment.save(update_fields=["reference", "updated_at"])
+        with transaction.atomic():
+            account = Account.objects.select_for_update().get(pk=payment.account_id)
+            placed = Order.objects.filter(account=account, idempotency_key=payment.checkout_token)
+            if order := placed.first():
+                return order
+            review = _review_as_seen(
+                account, payment.checkout_token, payment.quoted_at, payment.fingerprint
             )
+            result = _payment_take(payment=payment, gateway=gateway)
             if not result.succeeded:
-                logger.warning(
-                    "Payment for account %s failed (%s): nothing placed",
-                    account.pk,
-                    result.failure_reason,
-                )
-                raise PaymentFailed(result.failure_reason)
-            Payment.objects.create(
-                order=order,
-                gateway=gateway.name,
-                reference=result.reference,
-                amount=quote.amount_due,
-                status=Payment.Status.SUCCEEDED,
+                raise _NotPaid(result)
+            payment.status = Payment.Status.SUCCEEDED
+            return _order_write(
+                account=account,
+                review=review,
+                placed_by=payment.created_by,
+                checkout_token=payment.checkout_token,
+                language=payment.language,
+                payment=payment,
+            )
+    except ReviewOutdated:
+        _payment_abandon(payment=payment, gateway=gateway)
+        raise
+    except _NotPaid as not_paid:
+        return _payment_not_taken(payment=payment, result=not_paid.result)
+    except GatewayUnavailable as error:
+        logger.warning("Gateway unavailable for payment %s: %s", payment.pk, error)
+        _payment_release(payment=payment)
+        raise PaymentUnavailable(str(error)) from error
+
+
+def _payment_take(*, payment: Payment, gateway: PaymentGateway) -> ChargeResult:
+    """Confirm the payment unless the gateway says it already went through (or failed)."""
+    if payment.status == Payment.Status.SUCCEEDED:
+        return ChargeResult("succeeded", payment.reference)
+    if getattr(payment, "is_new", False):
+        return gateway.confirm(payment=payment)
+    known = gateway.retrieve(payment=payment)
+    if known.status == REQUIRES_CONFIRMATION:
+        return gateway.confirm(payment=payment)
+    return known
+
+
+def _payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
+    """Record a decline or an authentication request; the order was rolled back."""
+    payment.status = (
+        Payment.Status.REQUIRES_ACTION
+        if result.status == REQUIRES_ACTION
+        else Payment.Status.FAILED
+    )
+    payment.failure_reason = result.failure_reason if result.status == FAILED else ""
+    payment.client_secret = result.client_secret
+    payment.claimed_until = None
+    payment.save(
+        update_fields=["status", "failure_reason", "client_secret", "claimed_until", "updated_at"]
+    )
+    if payment.status == Payment.Status.REQUIRES_ACTION:
+        raise PaymentRequiresAction(payment)
+    _unused_card_forget(payment)
+    logger.warning("Payment %s declined (%s): nothing placed", payment.pk, payment.failure_reason)
+    raise PaymentFailed(payment.failure_reason)
+
+
+def _unused_card_forget(payment: Payment) -> None:
+    """A card typed in for this payment and declined is not kept (nothing changed)."""
+    method = payment.payment_method
+    if (
+        method is not None
+        and not method.is_default
+        and not method.payments.filter(status=Payment.Status.SUCCEEDED).exists()
+    ):
+        method.delete()
+
+
+def _payment_release(*, payment: Payment) -> None:
+    Payment.objects.filter(pk=payment.pk).update(claimed_until=None)
+
+
+def _payment_abandon(*, payment: Payment, gateway: PaymentGateway) -> None:
+    """The review no longer holds: give back what was taken, close the attempt."""
+    if payment.status == Payment.Status.SUCCEEDED:
+        gateway.refund(payment=payment)
+        status = Payment.Status.REFUNDED
+    else:
+        status = Payment.Status.CANCELED
+    Payment.objects.filter(pk=payment.pk).update(status=status, claimed_until=None)
+
+
+def payment_authenticated(
+    *, payment: Payment, result: ChargeResult, gateway: PaymentGateway | None = None
+) -> Order:
+    """The admin came back from authenticating ``payment``: finish the order or say why not."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.order_id:
+            return payment.order
+        if payment.status != Payment.Status.REQUIRES_ACTION:
+            raise PaymentFailed(payment.failure_reason or "authentication_failed")
+        payment.status = Payment.Status.SUCCEEDED if result.succeeded else Payment.Status.FAILED
+        payment.failure_reason = "" if result.succeeded else result.failure_reason
+        payment.claimed_until = clock.now() + PAYMENT_CLAIM if result.succeeded else None
+        payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
+    if not result.succeeded:
+        raise PaymentFailed(payment.failure_reason)
+    return payment_complete(payment=payment, gateway=gateway)
+
+
+def _review_as_seen(
+    account: Account, checkout_token: str, quoted_at: datetime, fingerprint: str
+) -> CartReview:
+    """Re-quote the cart under lock at the reviewed instant; it must be what was reviewed."""
+    review = cart_review(account=account, at=quoted_at, lock=True)
+    if review.cart is None or str(review.cart.checkout_token) != checkout_token:
+        raise ReviewOutdated("The cart changed after the review.")
+    if not review.can_place or review.quote.fingerprint() != fingerprint:
+        raise ReviewOutdated("The quote changed after the review.", review=review)
+    return review
+
+
+def _order_write(
+    *,
+    account: Account,
+    review: CartReview,
+    placed_by: User | None,
+    checkout_token: str,
+    language: str,
+    payment: Payment | None,
+) -> Order:
+    """Write the placed order and everything it changes. Runs inside the locked transaction."""
+    quote = review.quote
+    cart = review.cart
+    now = clock.now()
+    order = Order.objects.create(
+        number=_order_number(now),
+        account=account,
+        placed_by=placed_by,
+        placed_at=now,
+        effective_at=quote.at,
+        idempotency_key=checkout_token,
+        language=language,
+        tax_kind=quote.tax.kind,
+        tax_rate=quote.tax.rate,
+        vat_number=account.vat_number,
+        credit=quote.credit,
+        charge=quote.charge,
+        subtotal=quote.subtotal,
+        tax=quote.tax_amount,
+        total=quote.total,
+        credit_applied=quote.credit_applied,
+        credit_added=quote.credit_added,
+        amount_due=quote.amount_due,
+        payment_method_label=str(payment.payment_method) if payment else "",
+    )
+    subscriptions = {line.subscription_id: line.subscription for line in review.lines}
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            subscription_id=line.subscription_id,
+            product_name=subscriptions[line.subscription_id].plan.product.name,
+            interval=line.interval,
+            from_seats=line.current_seats,
+            to_seats=line.new_seats,
+            unit_price=line.unit_price,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            new_period_start=line_quote.new_period_start,
+            new_period_end=line_quote.new_period_end,
+            credit=line_quote.credit,
+            charge=line_quote.charge,
+            subtotal=line_quote.subtotal,
+            tax=line_quote.tax,
+            total=line_quote.total,
+        )
+        for line, line_quote in quote.lines
+    )
+    SeatChange.objects.bulk_create(
+        SeatChange(
+            subscription_id=line.subscription_id,
+            from_seats=line.current_seats,
+            to_seats=line.new_seats,
+            at=quote.at,
+            changed_by=placed_by,
+            channel=SeatChange.Channel.PORTAL,
+            order_reference=order.number,
+        )
+        for line, _ in quote.lines
+    )
+    changed = []
+    for line, line_quote in quote.lines:
+        subscription = subscriptions[line.subscription_id]
+        subscription.status = Subscription.Status.ACTIVE
+        subscription.seats = line.new_seats
+        subscription.billing_anchor = line_quote.new_period_start
+        subscription.current_period_start = line_quote.new_period_start
+        subscription.current_period_end = line_quote.new_period_end
+        subscription.version = F("version") + 1
+        changed.append(subscription)
+    Subscription.objects.bulk_update(
+        changed,
+        [
+            "status",
+            "seats",
+            "billing_anchor",
+            "current_period_start",
+            "current_period_end",
+            "version",
+        ],
+    )
+    # The account is locked and the quote was made from its balance under this
+    # lock, so the entries keep the balance at or above zero.
+    ledger = []
+    if quote.credit_added.amount > 0:
+        ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))
+    if quote.credit_applied.amount > 0:
+        ledger.append((-quote.credit_applied, CreditLedgerEntry.Reason.APPLIED_TO_ORDER))
+    if ledger:
+        CreditLedgerEntry.objects.bulk_create(
+            CreditLedgerEntry(
+                account=account,
+                amount=amount,
+                reason=reason,
+                reference=order.number,
+                created_by=placed_by,
                 created_at=now,
             )
+            for amount, reason in ledger
+        )
+    CartLine.objects.filter(cart=cart).delete()
+    _rotate_checkout_token(cart)
+    if payment is not None:
+        method = payment.payment_method
+        if method is not None and not method.is_default:  # a new card that just paid
+            PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
+            PaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
+        payment.order = order
+        payment.claimed_until = None
+        payment.save(update_fields=["order", "status", "claimed_until", "updated_at"])
 
-        from checkout.tasks import send_order_confirmation
+    from checkout.tasks import send_order_confirmation
 
-        # Robust: a broker or SMTP failure must not turn a placed order into an error page;
-        # the email stays pending on the order for the sweeper.
-        transaction.on_commit(lambda: send_order_confirmation.delay(order.pk), robust=True)
+    # Robust: a broker or SMTP failure must not turn a placed order into an error page;
+    # the email stays pending on the order for the sweeper.
+    transaction.on_commit(lambda: send_order_confirmation.delay(order.pk), robust=True)
     return order
 
 
 def _payment_method_save(
     *, account: Account, card: CardDetails, gateway: PaymentGateway
 ) -> PaymentMethod:
-    """Keep the new card (brand, last four, expiry) as the account's default."""
+    """Keep a card typed into the sandbox form (brand, last four, expiry) as the default."""
+    if not hasattr(gateway, "save_card"):
+        raise PaymentDetailsRequired("Cards are entered through the payment provider's form.")
     saved = gateway.save_card(card=card)
-    PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
+    # Not the default yet: it becomes the card on file once it has paid.
+    return payment_method_store(
+        account=account, saved=saved, gateway_name=gateway.name, make_default=False
+    )
+
+
+def payment_method_store(
+    *, account: Account, saved, gateway_name: str, make_default: bool = True
+) -> PaymentMethod:
+    """Keep a saved card; by default it replaces the account's card on file."""
+    if make_default:
+        PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
     return PaymentMethod.objects.create(
         account=account,
-        gateway=gateway.name,
+        gateway=gateway_name,
         gateway_reference=saved.reference,
         brand=saved.brand,
         last4=saved.last4,
         exp_month=saved.exp_month,
         exp_year=saved.exp_year,
-        is_default=True,
+        is_default=make_default,
     )

@@ -12,13 +12,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from moneyed import Money
 
 from checkout.forms import CardForm, PlaceOrderForm, VatNumberForm, review_token
 from checkout.models import Cart, CartLine, Order
-from checkout.selectors import CartReview, account_orders, cart_lines, cart_of, cart_review
+from checkout.selectors import CartReview, account_orders, cart_lines, cart_review
 from checkout.services import (
     PaymentDetailsRequired,
     PaymentFailed,
+    PaymentInProgress,
+    PaymentRequiresAction,
+    PaymentUnavailable,
     ReviewOutdated,
     cart_line_remove,
     order_place,
@@ -30,17 +34,18 @@ from subscriptions.services import account_set_vat_number
 DECLINE_MESSAGES = {
     "card_declined": gettext_lazy("Your card was declined. Use another card or contact your bank."),
     "expired_card": gettext_lazy("The card on file has expired. Enter new payment details."),
-    "authentication_required": gettext_lazy(
-        "Your bank asks to authenticate this payment, which this portal cannot do yet. "
-        "Use another card."
+    "authentication_failed": gettext_lazy(
+        "The payment was not authenticated, so nothing was ordered. Try again or use another card."
     ),
+    "insufficient_funds": gettext_lazy("Your card has insufficient funds. Use another card."),
+    "incorrect_cvc": gettext_lazy("The card's security code was not accepted."),
 }
 
 
 @billing_admin_required
 @require_GET
 def cart(request: HttpRequest) -> HttpResponse:
-    lines = cart_lines(cart=cart_of(account=request.account))
+    lines = cart_lines(account=request.account)
     return render(request, "checkout/cart.html", {"lines": lines})
 
 
@@ -78,9 +83,7 @@ def _render_review(
         context["place_form"] = PlaceOrderForm(
             initial={
                 "review": review_token(
-                    checkout_token=str(review.cart.checkout_token),
-                    at_iso=review.quote.at.isoformat(),
-                    fingerprint=review.quote.fingerprint(),
+                    checkout_token=str(review.cart.checkout_token), quote=review.quote
                 )
             }
         )
@@ -116,9 +119,19 @@ def place_order(request: HttpRequest) -> HttpResponse:
             checkout_token=uuid.UUID(reviewed["token"]),
             quoted_at=datetime.fromisoformat(reviewed["at"]),
             fingerprint=reviewed["fp"],
+            amount_due=Money(reviewed["due"], reviewed["currency"]),
             card=card_form.card() if card_form is not None else None,
             language=get_language() or "en",
         )
+    except PaymentRequiresAction as needs_action:
+        return redirect("checkout:authenticate", payment_id=needs_action.payment.pk)
+    except (PaymentUnavailable, PaymentInProgress):
+        again = cart_review(account=account, at=clock.now())
+        message = _(
+            "The payment service did not answer. Nothing was ordered and nothing was "
+            "charged twice: please try again in a moment."
+        )
+        return _render_review(request, again, error=message, status=503)
     except ReviewOutdated:
         fresh = cart_review(account=account, at=clock.now())
         note = _(

@@ -163,6 +163,7 @@ class Account(models.Model):
         choices=BillingChannel.choices,
         default=BillingChannel.SELF_SERVICE,
     )
+    stripe_customer_id = models.CharField(_("Stripe customer"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

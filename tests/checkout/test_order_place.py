@@ -26,7 +26,8 @@ from tests.checkout.conftest import AT, NOV_1, put_in_cart
 pytestmark = pytest.mark.django_db
 
 
-def place(account, admin, *, at=AT, fingerprint=None, token=None, **kwargs) -> Order:
+def place(account, admin, *, at=AT, fingerprint=None, token=None, amount_due=None, **kwargs):
+    """Place order as the review page would: with what the review showed, signed."""
     review = cart_review(account=account, at=at)
     cart = Cart.objects.get(account=account)
     return order_place(
@@ -35,6 +36,7 @@ def place(account, admin, *, at=AT, fingerprint=None, token=None, **kwargs) -> O
         checkout_token=token or cart.checkout_token,
         quoted_at=at,
         fingerprint=fingerprint or review.quote.fingerprint(),
+        amount_due=amount_due or review.quote.amount_due,
         **kwargs,
     )
 
@@ -114,8 +116,9 @@ def test_the_same_checkout_placed_twice_is_one_order_and_one_charge(
     token = Cart.objects.get(account=account).checkout_token
     fingerprint = cart_review(account=account, at=AT).quote.fingerprint()
     with django_capture_on_commit_callbacks(execute=True):
-        first = place(account, admin, token=token, fingerprint=fingerprint)
-        second = place(account, admin, token=token, fingerprint=fingerprint)
+        due = Money("274.89", "EUR")
+        first = place(account, admin, token=token, fingerprint=fingerprint, amount_due=due)
+        second = place(account, admin, token=token, fingerprint=fingerprint, amount_due=due)
     assert first == second
     assert (Order.objects.count(), Payment.objects.count(), SeatChange.objects.count()) == (1, 1, 1)
     assert len(mail.outbox) == 1
@@ -189,7 +192,7 @@ def test_anything_changed_since_the_review_places_nothing(
     reviewed = cart_review(account=account, at=AT).quote
     change_after_review(remote_support)
     with pytest.raises(ReviewOutdated) as outdated:
-        place(account, admin, fingerprint=reviewed.fingerprint())
+        place(account, admin, fingerprint=reviewed.fingerprint(), amount_due=reviewed.amount_due)
     assert outdated.value.review is not None
     assert not Order.objects.exists() and not SeatChange.objects.exists()
     assert Cart.objects.get(account=account).lines.count() == 1
@@ -216,8 +219,14 @@ def test_a_declined_card_changes_nothing(frozen_now, admin, account, remote_supp
     remote_support.refresh_from_db()
     assert (remote_support.seats, remote_support.version) == (10, 1)
     assert not Order.objects.exists()
-    assert not SeatChange.objects.exists() and not Payment.objects.exists()
+    assert not SeatChange.objects.exists()
     assert not CreditLedgerEntry.objects.exists()
+    attempt = Payment.objects.get()  # the attempt is recorded, for staff, with its reason
+    assert (attempt.status, attempt.failure_reason, attempt.order) == (
+        "failed",
+        "card_declined",
+        None,
+    )
     assert Cart.objects.get(account=account).lines.count() == 1  # the cart is kept
 
 
@@ -318,6 +327,7 @@ def test_concurrent_place_order_requests_make_one_order(transactional_db):
                         checkout_token=token,
                         quoted_at=AT,
                         fingerprint=fingerprint,
+                        amount_due=Money("274.89", "EUR"),
                     ).pk
                 )
             except Exception as error:

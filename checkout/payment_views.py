@@ -1,0 +1,151 @@
+"""Pages of the payment itself: authentication (3-D Secure) and the card on file."""
+
+from __future__ import annotations
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from checkout.forms import CardForm
+from checkout.gateways import GatewayUnavailable, SandboxGateway, StripeGateway, get_gateway
+from checkout.models import Payment
+from checkout.selectors import default_payment_method
+from checkout.services import (
+    PaymentFailed,
+    PaymentUnavailable,
+    ReviewOutdated,
+    payment_authenticated,
+    payment_method_store,
+)
+from checkout.views import DECLINE_MESSAGES
+from subscriptions.access import billing_admin_required
+
+
+def _open_payment(request: HttpRequest, payment_id: int) -> Payment:
+    """This account's payment waiting for authentication; anything else is not found."""
+    return get_object_or_404(
+        Payment.objects.select_related("payment_method"),
+        pk=payment_id,
+        account=request.account,
+        status=Payment.Status.REQUIRES_ACTION,
+    )
+
+
+@billing_admin_required
+@require_http_methods(["GET", "POST"])
+def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """The bank asks the admin to confirm the payment before the order is placed.
+
+    Sandbox: a page standing in for the bank's, with "Authenticate" and
+    "Fail". Stripe: Stripe.js runs the bank's step in the browser and posts
+    back; the server then asks Stripe how it went. Leaving changes nothing.
+    """
+    payment = _open_payment(request, payment_id)
+    gateway = get_gateway()
+    if request.method == "GET":
+        return render(
+            request,
+            "checkout/authenticate.html",
+            {
+                "payment": payment,
+                "sandbox": isinstance(gateway, SandboxGateway),
+                "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            },
+        )
+    try:
+        if isinstance(gateway, SandboxGateway):
+            result = gateway.authenticate(
+                payment=payment, success=request.POST.get("outcome") == "authenticated"
+            )
+        else:
+            result = gateway.retrieve(payment=payment)
+        order = payment_authenticated(payment=payment, result=result, gateway=gateway)
+    except PaymentFailed as failed:
+        messages.error(
+            request,
+            DECLINE_MESSAGES.get(
+                failed.reason, _("The payment did not go through. Nothing was ordered.")
+            ),
+        )
+        return redirect("checkout:review")
+    except ReviewOutdated:
+        messages.warning(
+            request,
+            _(
+                "Something changed while you were authenticating. Nothing was ordered and the "
+                "payment was given back. Please check the new amounts."
+            ),
+        )
+        return redirect("checkout:review")
+    except (PaymentUnavailable, GatewayUnavailable):
+        messages.error(
+            request,
+            _("The payment service did not answer. Nothing was charged twice: please try again."),
+        )
+        return redirect("checkout:authenticate", payment_id=payment.pk)
+    return redirect("checkout:order", number=order.number)
+
+
+@billing_admin_required
+@require_http_methods(["GET", "POST"])
+def payment_method(request: HttpRequest) -> HttpResponse:
+    """The card on file, and replacing it.
+
+    Sandbox: a card form (only brand, last four and expiry are kept). Stripe:
+    Stripe.js collects the card with a SetupIntent, so the number never
+    reaches this server; the page posts back the SetupIntent's id.
+    """
+    account = request.account
+    gateway = get_gateway()
+    form = CardForm()
+    if request.method == "POST" and isinstance(gateway, SandboxGateway):
+        form = CardForm(request.POST)
+        if form.is_valid():
+            saved = gateway.save_card(card=form.card())
+            payment_method_store(account=account, saved=saved, gateway_name=gateway.name)
+            messages.success(request, _("Your new card is saved and will be used from now on."))
+            return redirect("checkout:payment_method")
+    context = {
+        "payment_method": default_payment_method(account=account),
+        "sandbox": isinstance(gateway, SandboxGateway),
+        "card_form": form,
+        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_api_base": settings.STRIPE_API_BASE,
+    }
+    if isinstance(gateway, StripeGateway):
+        try:
+            context["setup_intent_id"], context["client_secret"] = gateway.setup_intent_create(
+                account=account
+            )
+        except GatewayUnavailable:
+            context["unavailable"] = True
+    status = 400 if form.errors else 200
+    return render(request, "checkout/payment_method.html", context, status=status)
+
+
+@billing_admin_required
+@require_POST
+def stripe_card_saved(request: HttpRequest) -> HttpResponse:
+    """Stripe.js confirmed a SetupIntent in the browser: keep that card as the default."""
+    gateway = get_gateway()
+    if not isinstance(gateway, StripeGateway):
+        raise Http404
+    setup_intent_id = request.POST.get("setup_intent", "")
+    if not setup_intent_id.startswith("seti_") or len(setup_intent_id) > 255:
+        raise Http404
+    try:
+        saved = gateway.setup_intent_card(account=request.account, setup_intent_id=setup_intent_id)
+    except (ValueError, ValidationError, stripe.StripeError):
+        messages.error(request, _("The card could not be saved. Please try again."))
+        return redirect("checkout:payment_method")
+    except GatewayUnavailable:
+        messages.error(request, _("The payment service did not answer. Please try again."))
+        return redirect("checkout:payment_method")
+    payment_method_store(account=request.account, saved=saved, gateway_name=gateway.name)
+    messages.success(request, _("Your new card is saved and will be used from now on."))
+    return redirect("checkout:payment_method")

@@ -1,0 +1,108 @@
+"""Stripe webhooks: verified, stored once by event id, handled idempotently."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from checkout.models import Payment, StripeEvent
+from checkout.services import CheckoutError, payment_complete
+
+logger = logging.getLogger(__name__)
+
+# Stripe's own default: an event signed more than five minutes ago is refused.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+@csrf_exempt  # Stripe cannot send our CSRF token; the signature proves the sender instead.
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        return HttpResponse("Webhooks are not configured.", status=400)
+    try:
+        event = stripe.Webhook.construct_event(
+            request.body.decode("utf-8"),
+            request.headers.get("Stripe-Signature", ""),
+            secret,
+            tolerance=SIGNATURE_TOLERANCE_SECONDS,
+        )
+    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError):
+        return HttpResponse("Invalid signature.", status=400)
+    result = stripe_event_handle(
+        event_id=event["id"],
+        event_type=event["type"],
+        created=datetime.fromtimestamp(event["created"], tz=UTC),
+        payload=event.to_dict(),
+    )
+    return HttpResponse(result, status=200)
+
+
+def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, payload: dict) -> str:
+    """Apply one event once. A replayed event id changes nothing."""
+    completion = None
+    try:
+        with transaction.atomic():
+            event = StripeEvent.objects.create(
+                event_id=event_id, type=event_type, created=created, payload=payload
+            )
+            intent = payload.get("data", {}).get("object", {})
+            if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+                event.result, completion = _payment_intent_event(event_type, intent, created)
+            else:
+                event.result = "ignored"
+            event.save(update_fields=["result"])
+    except IntegrityError:
+        return "duplicate"
+    if completion is not None:
+        # The admin authenticated but left before the order was placed: place it now.
+        try:
+            payment_complete(payment=completion)
+        except CheckoutError as error:
+            logger.warning("Payment %s could not complete its order: %s", completion.pk, error)
+    return event.result
+
+
+def _payment_intent_event(event_type: str, intent: dict, created: datetime):
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("order")
+        .filter(reference=intent.get("id", ""))
+        .first()
+    )
+    if payment is None:
+        return "unknown payment", None
+    if payment.last_event_at and created <= payment.last_event_at:
+        return "stale event", None  # out of order: an older event never moves it backwards
+    payment.last_event_at = created
+    fields = ["last_event_at", "updated_at"]
+    completion = None
+    if event_type == "payment_intent.succeeded":
+        if payment.status in (Payment.Status.PROCESSING, Payment.Status.REQUIRES_ACTION):
+            payment.status = Payment.Status.SUCCEEDED
+            fields.append("status")
+            completion = payment if payment.order_id is None else None
+        result = "payment succeeded"
+    else:
+        error = intent.get("last_payment_error") or {}
+        reason = str(error.get("decline_code") or error.get("code") or "payment_failed")
+        if payment.status == Payment.Status.SUCCEEDED and payment.order_id:
+            # A late failure of a placed order: staff must see and follow it up.
+            payment.order.payment_problem = f"Payment failed after the order was placed: {reason}"
+            payment.order.save(update_fields=["payment_problem"])
+            result = "late failure recorded"
+        else:
+            result = "payment failed"
+        if payment.status != Payment.Status.REFUNDED:
+            payment.status = Payment.Status.FAILED
+            payment.failure_reason = reason
+            fields += ["status", "failure_reason"]
+    payment.save(update_fields=fields)
+    return result, completion
