@@ -261,8 +261,10 @@ class StripeGateway:
             return ChargeResult(REQUIRES_ACTION, intent.id, client_secret=intent.client_secret)
         if status == REQUIRES_CONFIRMATION:
             return ChargeResult(REQUIRES_CONFIRMATION, intent.id)
-        error = getattr(intent, "last_payment_error", None) or {}
+        error = intent.to_dict().get("last_payment_error") or {}
         reason = error.get("decline_code") or error.get("code") or status
+        if reason == "payment_intent_authentication_failure":
+            reason = "authentication_failed"
         return ChargeResult(FAILED, intent.id, str(reason))
 
     def confirm(self, *, payment: Payment) -> ChargeResult:
