@@ -72,7 +72,7 @@ def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, pa
 
 def _payment_intent_event(event_type: str, intent: dict, created: datetime):
     payment = (
-        Payment.objects.select_for_update()
+        Payment.objects.select_for_update(of=("self",))
         .select_related("order")
         .filter(reference=intent.get("id", ""))
         .first()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from moneyed import Money
 
 from subscriptions import clock
-from subscriptions.models import Account, CreditLedgerEntry, SeatAssignment, Subscription, User
+from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
+from subscriptions.models import (
+    Account,
+    CreditLedgerEntry,
+    SeatAssignment,
+    Subscription,
+    TaxRate,
+    User,
+)
 from subscriptions.money import minor_unit_places
 from subscriptions.selectors import account_credit_balance
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
@@ -88,3 +98,13 @@ def seat_assign(*, subscription: Subscription, user: User) -> SeatAssignment:
         return SeatAssignment.objects.create(
             subscription=locked, user=user, assigned_at=clock.now()
         )
+
+
+def tax_rates_ensure_eu_standard() -> int:
+    """Fill in the EU standard VAT rates that are missing; never overwrite an edited one."""
+    created = 0
+    for country, rate in EU_STANDARD_VAT_RATES.items():
+        created += TaxRate.objects.get_or_create(country=country, defaults={"rate": Decimal(rate)})[
+            1
+        ]
+    return created

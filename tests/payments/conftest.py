@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from checkout.gateways import StripeGateway
 from checkout.models import Cart, CartLine
+from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory, SubscriptionFactory
 
 STRIPE_KEY = "sk_test_portal_suite"
@@ -71,6 +72,7 @@ def stripe_settings(settings, localstripe_url):
 @pytest.fixture
 def stripe_admin(db, stripe_settings):
     """A German self-service account's billing admin, 10 licenses at €42, 10 days into its month."""
+    tax_rates_ensure_eu_standard()  # a transactional test starts from empty tables
     membership = MembershipFactory(account__name="Stripe Kunde GmbH", account__country="DE")
     started = timezone.now() - timedelta(days=10)
     subscription = SubscriptionFactory(account=membership.account, seats=10, billing_anchor=started)

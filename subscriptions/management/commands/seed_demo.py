@@ -17,7 +17,6 @@ from moneyed import Money
 
 from checkout.models import PaymentMethod
 from subscriptions import clock
-from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
     Account,
     Membership,
@@ -25,10 +24,10 @@ from subscriptions.models import (
     Product,
     SeatAssignment,
     Subscription,
-    TaxRate,
     User,
 )
 from subscriptions.proration import period_end
+from subscriptions.services import tax_rates_ensure_eu_standard
 
 DEMO_PASSWORD = "demo-billing-2026"
 
@@ -68,8 +67,7 @@ class Command(BaseCommand):
         self.created = 0
         now = clock.now().replace(microsecond=0)
 
-        for country, rate in EU_STANDARD_VAT_RATES.items():
-            self._get_or_create(TaxRate, country=country, defaults={"rate": Decimal(rate)})
+        self.created += tax_rates_ensure_eu_standard()
         support_group = self._get_or_create(Group, name="Support")
         support = self._user("support@example.com", "Sam Support", is_staff=True)
         support.groups.add(support_group)
