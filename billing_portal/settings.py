@@ -167,7 +167,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,  # connecting for a publish; the worker's own reconnects are not capped
     "socket_connect_timeout": 1,
-    "socket_timeout": 5,  # a broker that accepts but never answers
+    "socket_timeout": 2,  # a broker that accepts the connection but never answers
     # A message a dead worker held comes back after this long (a retry's countdown must
     # stay below it: ORDER_EMAIL_RETRY_BACKOFF_MAX).
     "visibility_timeout": 3600,
@@ -182,10 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
 }
-# The order confirmation (checkout/tasks.py): retried with exponential backoff on SMTP
-# and network errors (seconds: 10, 20, 40, ... at most 600), then marked failed. Orders
-# still pending ORDER_EMAIL_SWEEP_AFTER seconds after they were placed are sent by the
-# sweeper, so the normal path has time to run first.
+# The order confirmation (checkout/tasks.py): retried on SMTP and network errors after
+# about 10, 20, 40 … at most 600 seconds (with jitter), then marked failed, at most half
+# an hour in all. Orders still pending ORDER_EMAIL_SWEEP_AFTER seconds after they were
+# placed are sent by the sweeper; the grace period leaves them to the normal path first.
 ORDER_EMAIL_MAX_RETRIES = 8
 ORDER_EMAIL_RETRY_BACKOFF = 10
 ORDER_EMAIL_RETRY_BACKOFF_MAX = 600

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -43,5 +44,7 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
     return message
 
 
-def order_confirmation_send(*, order: Order) -> None:
-    order_confirmation_message(order=order, base_url=settings.PORTAL_BASE_URL).send()
+def order_confirmation_send(*, order: Order, connection: BaseEmailBackend | None = None) -> None:
+    message = order_confirmation_message(order=order, base_url=settings.PORTAL_BASE_URL)
+    message.connection = connection
+    message.send()
