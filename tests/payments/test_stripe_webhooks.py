@@ -11,6 +11,7 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
+from django.urls import reverse
 
 from checkout.models import Order, Payment, StripeEvent
 from checkout.services import PaymentRequiresAction
@@ -179,3 +180,21 @@ def test_unknown_payments_and_other_event_types_are_stored_and_ignored(client, s
         "ignored",
         "unknown payment",
     ]
+
+
+@pytest.mark.django_db
+def test_staff_see_a_late_failure_on_the_order(client, paid, admin_user):
+    now = int(time.time())
+    body, signature = signed(
+        event(
+            "evt_late",
+            "payment_intent.payment_failed",
+            paid.reference,
+            now,
+            last_payment_error={"code": "card_declined", "decline_code": "do_not_honor"},
+        )
+    )
+    post(client, body, signature)
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:checkout_order_changelist")).content.decode()
+    assert "Payment failed after the order was placed: do_not_honor" in page
