@@ -111,7 +111,14 @@ class Order(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
+    class Kind(models.TextChoices):
+        SEAT_CHANGE = "seat_change", _("Seat change")
+        RENEWAL = "renewal", _("Renewal")
+
     number = models.CharField(_("order number"), max_length=32, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Kind.choices, default=Kind.SEAT_CHANGE
+    )
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"

@@ -338,6 +338,8 @@ class Subscription(models.Model):
         TRIAL = "trial", _("Free trial")
         ACTIVE = "active", _("Active")
         EXPIRED = "expired", _("Trial expired")
+        PAST_DUE = "past_due", _("Past due")
+        SUSPENDED = "suspended", _("Suspended")
         CANCELED = "canceled", _("Canceled")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="subscriptions")
@@ -350,6 +352,13 @@ class Subscription(models.Model):
     current_period_start = models.DateTimeField(_("current period start"))
     current_period_end = models.DateTimeField(_("current period end"))
     trial_end = models.DateTimeField(_("trial end"), null=True, blank=True)
+    # Ends at the end of the current period instead of renewing (support can undo it).
+    cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
+    # Renewal dunning: when the period's renewal charge first failed, how many
+    # charges were tried, and when the next one is due (BILLING_RULES-independent).
+    past_due_since = models.DateTimeField(_("past due since"), null=True, blank=True)
+    renewal_attempts = models.PositiveSmallIntegerField(_("renewal attempts"), default=0)
+    next_renewal_attempt_at = models.DateTimeField(_("next renewal attempt"), null=True, blank=True)
     # Bumped on every change so a stale review can be told from a fresh one.
     version = models.PositiveIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -364,7 +373,9 @@ class Subscription(models.Model):
                 condition=Q(seats__gte=0), name="subscription_seats_not_negative"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["trial", "active", "expired", "canceled"]),
+                condition=Q(
+                    status__in=["trial", "active", "expired", "past_due", "suspended", "canceled"]
+                ),
                 name="subscription_status_known",
             ),
             models.CheckConstraint(
@@ -483,3 +494,29 @@ class TaxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country}: {self.rate} %"
+
+
+class AuditEntry(AppendOnlyModel):
+    """What support or operations did to an account: who, when, what, before → after, why."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="audit_entries")
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=64)
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=500)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="audit_entry_has_a_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor}: {self.action} {self.target}"
