@@ -1,9 +1,11 @@
 """Checkout records for staff: read-only, since money history is never edited in place."""
 
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from checkout.models import Order, OrderLine, Payment, PaymentMethod, StripeEvent
 from subscriptions.admin import ReadOnlyAdmin
+from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
 
 
 @admin.register(PaymentMethod)
@@ -47,8 +49,19 @@ class PaymentInline(admin.TabularInline):
         return False
 
 
+class ResendForm(ReasonForm):
+    pass
+
+
+def _apply_resend(order, form, staff):
+    from checkout.services import order_email_resend
+
+    order_email_resend(order=order, reason=form.cleaned_data["reason"], staff=staff)
+    return f"The confirmation of {order.number} is on its way again."
+
+
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
     list_display = [
         "number",
         "account",
@@ -57,9 +70,55 @@ class OrderAdmin(ReadOnlyAdmin):
         "email_status",
         "payment_problem",
     ]
-    list_filter = ["email_status", "tax_kind"]
+    list_filter = ["email_status", "kind", "tax_kind", "account"]
     search_fields = ["number", "account__name", "payments__reference"]
     inlines = [OrderLineInline, PaymentInline]
+    readonly_fields = ["calculation"]
+    actions = [
+        support_action(
+            description="Resend the confirmation email", form_class=ResendForm, apply=_apply_resend
+        )
+    ]
+
+    @admin.display(description="how the amount came about")
+    def calculation(self, order):
+        """The whole calculation, line by line, as in BILLING_RULES.md."""
+        rows = []
+        for line in order.lines.all():
+            unused = line.period_end - order.effective_at
+            length = line.period_end - line.period_start
+            fraction = unused / length if length and line.from_seats else 0
+            rows.append(
+                (
+                    line.product_name,
+                    f"{line.from_seats} → {line.to_seats} licenses at {line.unit_price} "
+                    f"per {line.interval}",
+                    f"period [{line.period_start:%Y-%m-%d %H:%M}, {line.period_end:%Y-%m-%d %H:%M})"
+                    f" UTC, changed {order.effective_at:%Y-%m-%d %H:%M:%S} UTC; unused "
+                    f"{unused} of {length} = {fraction:.6f}",
+                    f"credit = {line.from_seats} × {line.unit_price} × {fraction:.6f} = "
+                    f"{line.credit}; charge = {line.to_seats} × {line.unit_price} = {line.charge}; "
+                    f"subtotal = {line.subtotal}; VAT {order.tax_rate} % = {line.tax}; "
+                    f"total = {line.total}",
+                )
+            )
+        body = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}<br>{}<br>{}</td></tr>",
+            rows,
+        )
+        totals = format_html(
+            "<tr><th>Order</th><td>subtotal {} + VAT {} = total {}; account credit applied {}, "
+            "added {}; charged {}{}</td></tr>",
+            order.subtotal,
+            order.tax,
+            order.total,
+            order.credit_applied,
+            order.credit_added,
+            order.amount_due,
+            " (reverse charge)" if order.is_reverse_charge else "",
+        )
+        return format_html("<table>{}{}</table>", body, totals)
 
 
 @admin.register(Payment)

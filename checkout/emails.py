@@ -21,7 +21,10 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
         .select_related("user")
         .values_list("user__email", flat=True)
     )
-    to = [order.placed_by.email] if order.placed_by else admins[:1]
+    # The admin who ordered; for a change support made on the account's behalf (or a
+    # renewal), the account's billing admins.
+    placed_by_admin = order.placed_by is not None and order.placed_by.email in admins
+    to = [order.placed_by.email] if placed_by_admin else admins[:1]
     cc = sorted(email for email in admins if email not in to)
     with translation.override(order.language):
         context = {

@@ -420,8 +420,13 @@ def _order_write(
     checkout_token: str,
     language: str,
     payment: Payment | None,
+    channel: str = SeatChange.Channel.PORTAL,
 ) -> Order:
-    """Write the placed order and everything it changes. Runs inside the locked transaction."""
+    """Write the placed order and everything it changes. Runs inside the locked transaction.
+
+    ``review`` is the cart's review (portal) or a one-line review without a
+    cart (support staff changing seats on the customer's behalf).
+    """
     quote = review.quote
     cart = review.cart
     now = clock.now()
@@ -475,7 +480,7 @@ def _order_write(
             to_seats=line.new_seats,
             at=quote.at,
             changed_by=placed_by,
-            channel=SeatChange.Channel.PORTAL,
+            channel=channel,
             order_reference=order.number,
         )
         for line, _ in quote.lines
@@ -520,8 +525,9 @@ def _order_write(
             )
             for amount, reason in ledger
         )
-    CartLine.objects.filter(cart=cart).delete()
-    _rotate_checkout_token(cart)
+    if cart is not None:
+        CartLine.objects.filter(cart=cart).delete()
+        _rotate_checkout_token(cart)
     if payment is not None:
         method = payment.payment_method
         if method is not None and not method.is_default:  # a new card that just paid
@@ -568,3 +574,179 @@ def payment_method_store(
         exp_year=saved.exp_year,
         is_default=make_default,
     )
+
+
+# -- Support staff ----------------------------------------------------------------------
+
+
+class StaffChangeRefused(CheckoutError):
+    code = "staff_change_refused"
+
+
+def staff_seat_change_review(*, subscription: Subscription, new_seats: int, at: datetime):
+    """The one-line review of a seat change support staff make for the customer.
+
+    Same rules and quote as the Billing Center; raises ``StaffChangeRefused``
+    with the rule's message for a count the rules refuse.
+    """
+    from checkout.pricing import quote_cart
+    from checkout.selectors import line_input
+    from subscriptions.selectors import (
+        account_credit_balance,
+        account_tax_treatment,
+        subscription_assigned_seats,
+    )
+
+    problem = line_problem(
+        subscription=subscription,
+        new_seats=new_seats,
+        assigned_seats=subscription_assigned_seats(subscription=subscription),
+    )
+    if problem:
+        raise StaffChangeRefused(problem)
+    account = subscription.account
+    try:
+        quote = quote_cart(
+            lines=[line_input(subscription=subscription, new_seats=new_seats, at=at)],
+            tax=account_tax_treatment(account=account),
+            account_credit=account_credit_balance(account=account),
+            at=at,
+        )
+    except ValueError as error:
+        raise StaffChangeRefused(quote_problem_message(error)) from None
+    line = CartLine(subscription=subscription, new_seats=new_seats)
+    return CartReview(cart=None, lines=[line], quote=quote)
+
+
+def staff_seat_change(
+    *,
+    subscription: Subscription,
+    new_seats: int,
+    staff: User,
+    reason: str,
+    quoted_at: datetime,
+    fingerprint: str,
+    gateway: PaymentGateway | None = None,
+) -> Order:
+    """Change seats on the customer's behalf, as previewed, or change nothing.
+
+    Re-quotes under the account and subscription locks at the previewed
+    instant; a different quote raises ``ReviewOutdated``. Money due is taken
+    from the card on file: the attempt and its gateway reference are committed
+    before the money moves, as at Place order. Writes an audit entry.
+    """
+    from subscriptions.models import AuditEntry
+
+    if not reason.strip():
+        raise StaffChangeRefused("A reason is required.")
+    gateway = gateway or get_gateway()
+    now = clock.now()
+    if not now - REVIEW_VALID_FOR <= quoted_at <= now:
+        raise ReviewOutdated("The preview is too old; preview again.")
+    token = f"admin:{subscription.pk}:{uuid.uuid4().hex}"
+
+    def locked_review():
+        account = Account.objects.select_for_update().get(pk=subscription.account_id)
+        locked = (
+            Subscription.objects.select_for_update()
+            .select_related("plan__product", "account")
+            .get(pk=subscription.pk)
+        )
+        review = staff_seat_change_review(subscription=locked, new_seats=new_seats, at=quoted_at)
+        if review.quote.fingerprint() != fingerprint:
+            raise ReviewOutdated("The quote changed since the preview.", review=review)
+        return account, locked, review
+
+    payment = None
+    with transaction.atomic():
+        account, locked, review = locked_review()
+        if review.quote.amount_due.amount > 0:
+            method = PaymentMethod.objects.filter(account=account, is_default=True).first()
+            if method is None:
+                raise StaffChangeRefused(
+                    "This change costs money and the account has no card on file."
+                )
+            payment = Payment.objects.create(
+                account=account,
+                payment_method=method,
+                created_by=staff,
+                checkout_token=token,
+                idempotency_key=f"{token}:1",
+                gateway=gateway.name,
+                amount=review.quote.amount_due,
+                quoted_at=quoted_at,
+                fingerprint=fingerprint,
+                created_at=now,
+            )
+    try:
+        if payment is not None:
+            payment.reference = gateway.prepare(payment=payment)
+            payment.save(update_fields=["reference", "updated_at"])
+        with transaction.atomic():
+            account, locked, review = locked_review()
+            if payment is not None:
+                result = gateway.confirm(payment=payment)
+                if not result.succeeded:
+                    raise _NotPaid(result)
+                payment.status = Payment.Status.SUCCEEDED
+            before = {"seats": locked.seats, "status": locked.status}
+            order = _order_write(
+                account=account,
+                review=review,
+                placed_by=staff,
+                checkout_token=token,
+                language=_billing_admin_language(account),
+                payment=payment,
+                channel=SeatChange.Channel.ADMIN,
+            )
+            AuditEntry.objects.create(
+                account=account,
+                actor=staff,
+                action="seat_change",
+                target=f"subscription {locked.pk} ({locked.plan.product.name})",
+                before=before,
+                after={"seats": new_seats, "status": "active", "order": order.number},
+                reason=reason.strip(),
+                at=now,
+            )
+            return order
+    except ReviewOutdated:
+        if payment is not None:
+            _payment_abandon(payment=payment, gateway=gateway)
+        raise
+    except _NotPaid as not_paid:
+        return _payment_not_taken(payment=payment, result=not_paid.result)
+    except GatewayUnavailable as error:
+        raise PaymentUnavailable(str(error)) from error
+
+
+def _billing_admin_language(account: Account) -> str:
+    admin = account.memberships.filter(role="billing_admin").select_related("user").first()
+    return admin.user.language if admin else "en"
+
+
+def order_email_resend(*, order: Order, reason: str, staff: User) -> Order:
+    """Send an order's confirmation again (support), through the same task, audited."""
+    from checkout.tasks import send_order_confirmation
+    from subscriptions.models import AuditEntry
+
+    if not reason.strip():
+        raise StaffChangeRefused("A reason is required.")
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        before = locked.email_status
+        locked.email_status = Order.EmailStatus.PENDING
+        locked.email_error = ""
+        locked.save(update_fields=["email_status", "email_error"])
+        AuditEntry.objects.create(
+            account_id=locked.account_id,
+            actor=staff,
+            action="email_resent",
+            target=f"order {locked.number}",
+            before={"email_status": before},
+            after={"email_status": "pending"},
+            reason=reason.strip(),
+            at=clock.now(),
+        )
+        transaction.on_commit(lambda: send_order_confirmation.delay(locked.pk), robust=True)
+    return locked

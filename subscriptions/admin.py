@@ -1,13 +1,29 @@
-"""A first admin for staff: catalogue and tax rates editable, money history read-only.
+"""The Django admin for support staff.
 
-The support workflow (actions, audit, search across accounts) builds on this.
+Money history (ledger, seat changes, orders, payments, audit) is read-only:
+it changes only through services, and the support actions below call the
+same services as the pages, each with a reason and an audit entry.
 """
 
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+from moneyed import Money
+from moneyed.l10n import format_money
 
+from subscriptions import clock
+from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
 from subscriptions.models import (
     Account,
+    AuditEntry,
     CreditLedgerEntry,
     Membership,
     Plan,
@@ -18,6 +34,7 @@ from subscriptions.models import (
     TaxRate,
     User,
 )
+from subscriptions.selectors import account_credit_balance
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,6 +47,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -46,18 +75,171 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 
+# -- Accounts -------------------------------------------------------------------------
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
+class SubscriptionInline(ReadOnlyInline):
+    model = Subscription
+    fields = ["plan", "status", "seats", "current_period_start", "current_period_end"]
+    readonly_fields = fields
+
+
+class LedgerInline(ReadOnlyInline):
+    model = CreditLedgerEntry
+    fields = ["created_at", "amount", "reason", "reference", "note", "created_by"]
+    readonly_fields = fields
+
+
+class AuditInline(ReadOnlyInline):
+    model = AuditEntry
+    fields = ["at", "actor", "action", "target", "before", "after", "reason"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+class TrialEndingSoonFilter(admin.SimpleListFilter):
+    title = "trial ending soon"
+    parameter_name = "trial_ending"
+
+    def lookups(self, request, model_admin):
+        return [("7", "within 7 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "7":
+            now = clock.now()
+            return queryset.filter(
+                subscriptions__status=Subscription.Status.TRIAL,
+                subscriptions__trial_end__gte=now,
+                subscriptions__trial_end__lt=now + timedelta(days=7),
+            ).distinct()
+        return queryset
+
+
+class PastDueFilter(admin.SimpleListFilter):
+    title = "past due"
+    parameter_name = "past_due"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "has a past-due subscription")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(subscriptions__status=Subscription.Status.PAST_DUE).distinct()
+        return queryset
+
+
+class CreditForm(ReasonForm):
+    kind = forms.ChoiceField(
+        choices=[
+            (CreditLedgerEntry.Reason.GOODWILL, "Goodwill credit"),
+            (CreditLedgerEntry.Reason.CORRECTION, "Correction (negative takes credit away)"),
+        ]
+    )
+    amount = forms.CharField(label="Amount", max_length=20, help_text="e.g. 25.00 or -10.00")
+
+    def clean_amount(self):
+        try:
+            amount = Decimal(self.cleaned_data["amount"].strip())
+        except InvalidOperation:
+            raise ValidationError("Enter an amount such as 25.00.") from None
+        if not amount.is_finite() or amount == 0 or abs(amount) > Decimal("1000000"):
+            raise ValidationError("Enter a non-zero amount up to 1,000,000.")
+        return Money(amount, self.obj.currency)
+
+
+def _apply_credit(account, form, staff):
+    from subscriptions.services import account_credit_adjust
+
+    account_credit_adjust(
+        account=account,
+        amount=form.cleaned_data["amount"],
+        kind=form.cleaned_data["kind"],
+        reason=form.cleaned_data["reason"],
+        staff=staff,
+    )
+    return f"Ledger entry added. {account} now has {account_credit_balance(account=account)}."
+
+
+class ChannelForm(ReasonForm):
+    channel = forms.ChoiceField(choices=Account.BillingChannel.choices)
+
+
+def _apply_channel(account, form, staff):
+    from subscriptions.services import account_channel_switch
+
+    account_channel_switch(
+        account=account,
+        channel=form.cleaned_data["channel"],
+        reason=form.cleaned_data["reason"],
+        staff=staff,
+    )
+    return f"{account} is now billed through the {form.cleaned_data['channel']} channel."
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "country", "currency", "billing_channel", "vat_number"]
-    list_filter = ["billing_channel", "country", "currency"]
-    search_fields = ["name", "vat_number", "memberships__user__email"]
-    inlines = [MembershipInline]
+class AccountAdmin(SupportPermissionMixin, admin.ModelAdmin):
+    list_display = ["name", "country", "currency", "billing_channel", "vat_number", "credit"]
+    list_filter = [
+        "billing_channel",
+        "country",
+        "currency",
+        "subscriptions__status",
+        TrialEndingSoonFilter,
+        PastDueFilter,
+    ]
+    search_fields = [
+        "name",
+        "vat_number",
+        "stripe_customer_id",
+        "memberships__user__email",
+        "orders__number",
+        "payments__reference",
+    ]
+    readonly_fields = ["billing_channel", "stripe_customer_id", "credit", "history_links"]
+    inlines = [MembershipInline, SubscriptionInline, LedgerInline, AuditInline]
+    actions = [
+        support_action(
+            description="Add a credit or a charge correction",
+            form_class=CreditForm,
+            apply=_apply_credit,
+        ),
+        support_action(
+            description="Switch between self-service and corporate billing",
+            form_class=ChannelForm,
+            apply=_apply_channel,
+        ),
+    ]
+
+    @admin.display(description="credit balance")
+    def credit(self, account):
+        return account_credit_balance(account=account)
+
+    @admin.display(description="history")
+    def history_links(self, account):
+        links = [
+            ("Orders", "admin:checkout_order_changelist", "account__id__exact"),
+            ("Payments", "admin:checkout_payment_changelist", "account__id__exact"),
+            ("Seat changes", "admin:subscriptions_seatchange_changelist",
+             "subscription__account__id__exact"),
+            ("Confirmation emails", "admin:checkout_order_changelist", "account__id__exact"),
+        ]  # fmt: skip
+        return format_html(
+            " · ".join(['<a href="{}?{}={}">{}</a>'] * len(links)),
+            *[
+                part
+                for label, url, field in links
+                for part in (reverse(url), field, account.pk, label)
+            ],
+        )
+
+
+# -- Catalogue --------------------------------------------------------------------------
 
 
 @admin.register(Product)
@@ -71,20 +253,163 @@ class PlanAdmin(admin.ModelAdmin):
     list_filter = ["interval", "is_active", "price_currency"]
 
 
+# -- Subscriptions ------------------------------------------------------------------------
+
+
+class SeatChangeForm(ReasonForm):
+    seats = forms.IntegerField(label="New number of licenses", min_value=0, max_value=10**9)
+    preview_token = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def preview(self):
+        from checkout.services import staff_seat_change_review
+        from subscriptions.admin_actions import sign_preview
+
+        at = clock.now()
+        review = staff_seat_change_review(
+            subscription=self.obj, new_seats=self.cleaned_data["seats"], at=at
+        )
+        quote = review.quote
+        line = quote.lines[0][1]
+        token = sign_preview(
+            {"at": at.isoformat(), "fp": quote.fingerprint(), "seats": self.cleaned_data["seats"]}
+        )
+        self.data = self.data.copy()
+        self.data["preview_token"] = token
+
+        def amount(value):
+            return format_money(value, locale="en_US")
+
+        period = (
+            f"{line.new_period_start:%Y-%m-%d %H:%M} → {line.new_period_end:%Y-%m-%d %H:%M} UTC"
+        )
+        return {
+            "rows": [
+                ("Licenses", f"{line.current_seats} → {line.new_seats}"),
+                ("New period", period),
+                ("Credit for unused time", f"−{amount(quote.credit)}"),
+                ("Charge for the new period", amount(quote.charge)),
+                ("Subtotal", amount(quote.subtotal)),
+                (f"VAT {quote.tax.rate} % ({quote.tax.kind})", amount(quote.tax_amount)),
+                ("Total", amount(quote.total)),
+                ("Account credit applied", amount(quote.credit_applied)),
+                ("Added to account credit", amount(quote.credit_added)),
+                ("Charged to the card on file", amount(quote.amount_due)),
+            ]
+        }
+
+
+def _apply_seat_change(subscription, form, staff):
+    from datetime import datetime
+
+    from checkout.services import REVIEW_VALID_FOR, staff_seat_change
+    from subscriptions.admin_actions import read_preview
+
+    token = form.cleaned_data.get("preview_token") or ""
+    if not token:
+        raise ValidationError("Preview the change first.")
+    try:
+        preview = read_preview(token, max_age=int(REVIEW_VALID_FOR.total_seconds()))
+    except Exception:
+        raise ValidationError("The preview is too old or was altered; preview again.") from None
+    if preview["seats"] != form.cleaned_data["seats"]:
+        raise ValidationError("The number changed since the preview; preview again.")
+    order = staff_seat_change(
+        subscription=subscription,
+        new_seats=form.cleaned_data["seats"],
+        staff=staff,
+        reason=form.cleaned_data["reason"],
+        quoted_at=datetime.fromisoformat(preview["at"]),
+        fingerprint=preview["fp"],
+    )
+    return f"Seats changed by order {order.number} ({order.amount_due} charged)."
+
+
+class TrialForm(ReasonForm):
+    days = forms.IntegerField(label="Extend by (days)", min_value=1, max_value=365)
+
+
+def _apply_trial(subscription, form, staff):
+    from subscriptions.services import subscription_trial_extend
+
+    extended = subscription_trial_extend(
+        subscription=subscription,
+        days=form.cleaned_data["days"],
+        reason=form.cleaned_data["reason"],
+        staff=staff,
+    )
+    return f"The trial now ends {extended.trial_end:%Y-%m-%d %H:%M} UTC."
+
+
+class CancelForm(ReasonForm):
+    pass
+
+
+class ReactivateForm(ReasonForm):
+    pass
+
+
+def _apply_cancel(subscription, form, staff):
+    from subscriptions.services import subscription_cancel_at_period_end
+
+    subscription_cancel_at_period_end(
+        subscription=subscription, cancel=True, reason=form.cleaned_data["reason"], staff=staff
+    )
+    ends = f"{subscription.current_period_end:%Y-%m-%d}"
+    return f"{subscription} ends at the end of its period ({ends})."
+
+
+def _apply_reactivate(subscription, form, staff):
+    from subscriptions.services import subscription_cancel_at_period_end
+
+    subscription_cancel_at_period_end(
+        subscription=subscription, cancel=False, reason=form.cleaned_data["reason"], staff=staff
+    )
+    return f"{subscription} will renew again."
+
+
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["account", "plan", "status", "seats", "current_period_end"]
-    list_filter = ["status", "plan__interval"]
-    search_fields = ["account__name"]
-    # Seats and periods change only through the seat-change service (with its
-    # history row and rules); the support actions for that come with the admin work.
+class SubscriptionAdmin(SupportPermissionMixin, admin.ModelAdmin):
+    list_display = [
+        "account",
+        "plan",
+        "status",
+        "seats",
+        "current_period_end",
+        "cancel_at_period_end",
+    ]
+    list_filter = ["status", "plan__interval", "cancel_at_period_end"]
+    search_fields = ["account__name", "account__memberships__user__email"]
+    # Seats, periods and status change only through services (with history and rules).
     readonly_fields = [
         "status",
         "seats",
         "billing_anchor",
         "current_period_start",
         "current_period_end",
+        "trial_end",
+        "cancel_at_period_end",
+        "past_due_since",
+        "renewal_attempts",
+        "next_renewal_attempt_at",
         "version",
+    ]
+    actions = [
+        support_action(
+            description="Change seats on the customer's behalf",
+            form_class=SeatChangeForm,
+            apply=_apply_seat_change,
+        ),
+        support_action(description="Extend the trial", form_class=TrialForm, apply=_apply_trial),
+        support_action(
+            description="Cancel at the end of the period",
+            form_class=CancelForm,
+            apply=_apply_cancel,
+        ),
+        support_action(
+            description="Reactivate (undo a pending cancellation)",
+            form_class=ReactivateForm,
+            apply=_apply_reactivate,
+        ),
     ]
 
 
@@ -99,12 +424,21 @@ class SeatAssignmentAdmin(ReadOnlyAdmin):
 class SeatChangeAdmin(ReadOnlyAdmin):
     list_display = ["subscription", "from_seats", "to_seats", "at", "channel", "changed_by"]
     list_filter = ["channel"]
+    search_fields = ["order_reference", "subscription__account__name"]
 
 
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["account", "amount", "reason", "reference", "created_at", "created_by"]
     list_filter = ["reason"]
+    search_fields = ["account__name", "reference"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "account", "action", "target", "reason"]
+    list_filter = ["action"]
+    search_fields = ["account__name", "actor__email", "target", "reason"]
 
 
 @admin.register(TaxRate)

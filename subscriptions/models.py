@@ -170,6 +170,7 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         ordering = ["name"]
+        permissions = [("support_actions", "Can take support actions for customers")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(billing_channel__in=["self_service", "corporate"]),

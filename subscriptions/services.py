@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from moneyed import Money
 
 from subscriptions import clock
@@ -108,3 +110,136 @@ def tax_rates_ensure_eu_standard() -> int:
             1
         ]
     return created
+
+
+# -- Support staff actions: each through a service, each with a reason and an audit entry --
+
+
+def _audit(*, account: Account, staff: User, action: str, target: str, before, after, reason):
+    from subscriptions.models import AuditEntry
+
+    if not reason or not reason.strip():
+        raise ValidationError("A reason is required.")
+    return AuditEntry.objects.create(
+        account=account,
+        actor=staff,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        reason=reason.strip(),
+        at=clock.now(),
+    )
+
+
+def account_credit_adjust(
+    *, account: Account, amount: Money, kind: str, reason: str, staff: User
+) -> CreditLedgerEntry:
+    """A goodwill credit or a correction (either sign) on the account's ledger."""
+    if kind not in (CreditLedgerEntry.Reason.GOODWILL, CreditLedgerEntry.Reason.CORRECTION):
+        raise ValidationError("Choose goodwill credit or correction.")
+    if not reason.strip():
+        raise ValidationError("A reason is required.")
+    with transaction.atomic():
+        before = account_credit_balance(account=account)
+        entry = credit_ledger_add(
+            account=account,
+            amount=amount,
+            reason=kind,
+            note=reason.strip()[:500],
+            created_by=staff,
+        )
+        _audit(
+            account=account,
+            staff=staff,
+            action="credit_adjustment",
+            target=f"ledger entry {entry.pk}",
+            before={"balance": str(before.amount)},
+            after={"balance": str((before + amount).amount), "amount": str(amount.amount)},
+            reason=reason,
+        )
+    return entry
+
+
+def account_channel_switch(*, account: Account, channel: str, reason: str, staff: User) -> Account:
+    if channel not in Account.BillingChannel.values:
+        raise ValidationError(f"Unknown billing channel {channel!r}.")
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        before = locked.billing_channel
+        if before == channel:
+            raise ValidationError(f"{locked} is already on the {channel} channel.")
+        locked.billing_channel = channel
+        locked.save(update_fields=["billing_channel"])
+        _audit(
+            account=locked,
+            staff=staff,
+            action="billing_channel",
+            target=str(locked),
+            before={"billing_channel": before},
+            after={"billing_channel": channel},
+            reason=reason,
+        )
+    return locked
+
+
+def subscription_trial_extend(
+    *, subscription: Subscription, days: int, reason: str, staff: User
+) -> Subscription:
+    """Give a trial (running or expired) more days; an expired one runs again."""
+    if not 1 <= days <= 365:
+        raise ValidationError("Extend a trial by 1 to 365 days.")
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.status not in (Subscription.Status.TRIAL, Subscription.Status.EXPIRED):
+            raise ValidationError("Only a trial can be extended.")
+        before = {"status": locked.status, "trial_end": _iso(locked.trial_end)}
+        start_from = max(filter(None, [locked.trial_end, clock.now()]))
+        locked.trial_end = start_from + timedelta(days=days)
+        locked.current_period_end = max(locked.current_period_end, locked.trial_end)
+        locked.status = Subscription.Status.TRIAL
+        locked.version = F("version") + 1
+        locked.save(update_fields=["trial_end", "current_period_end", "status", "version"])
+        locked.refresh_from_db()
+        _audit(
+            account=locked.account,
+            staff=staff,
+            action="trial_extended",
+            target=f"subscription {locked.pk}",
+            before=before,
+            after={"status": locked.status, "trial_end": _iso(locked.trial_end)},
+            reason=reason,
+        )
+    return locked
+
+
+def subscription_cancel_at_period_end(
+    *, subscription: Subscription, cancel: bool, reason: str, staff: User
+) -> Subscription:
+    """Cancel at the end of the current period, or reactivate one pending cancellation."""
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
+            raise ValidationError("Only an active subscription can be canceled or reactivated.")
+        if locked.cancel_at_period_end == cancel:
+            raise ValidationError(
+                "It is already pending cancellation."
+                if cancel
+                else "It is not pending cancellation."
+            )
+        locked.cancel_at_period_end = cancel
+        locked.save(update_fields=["cancel_at_period_end"])
+        _audit(
+            account=locked.account,
+            staff=staff,
+            action="cancel_at_period_end" if cancel else "reactivated",
+            target=f"subscription {locked.pk}",
+            before={"cancel_at_period_end": not cancel},
+            after={"cancel_at_period_end": cancel, "ends": _iso(locked.current_period_end)},
+            reason=reason,
+        )
+    return locked
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None

@@ -13,6 +13,9 @@ hypothesis_settings.load_profile("default")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Acme's billing admin, its subscription and a frozen clock, for every package.
+pytest_plugins = ["tests.shared_fixtures"]
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not session.config.pluginmanager.has_plugin("django"):

@@ -1,0 +1,60 @@
+"""Fixtures every test package shares: Acme's billing admin, its subscription, a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from checkout.models import Cart, CartLine
+from tests.factories import (
+    MembershipFactory,
+    PaymentMethodFactory,
+    SeatAssignmentFactory,
+    SubscriptionFactory,
+)
+
+NOV_1 = datetime(2026, 11, 1, tzinfo=UTC)
+AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_now():
+    """The portal's clock stands at 2026-11-26 12:00 UTC."""
+    with time_machine.travel(AT, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def admin(db):
+    """Acme's billing admin; Acme is a German self-service customer with a card on file."""
+    membership = MembershipFactory(
+        account__name="Acme GmbH", account__country="DE", user__email="anna@acme.example"
+    )
+    PaymentMethodFactory(account=membership.account)
+    return membership.user
+
+
+@pytest.fixture
+def account(admin):
+    return admin.memberships.get().account
+
+
+@pytest.fixture
+def remote_support(account):
+    """10 licenses at €42.00 a month, 3 of them assigned, period Nov 1 – Dec 1."""
+    subscription = SubscriptionFactory(
+        account=account, plan__product__name="Remote Support v5", seats=10, billing_anchor=NOV_1
+    )
+    for _ in range(3):
+        SeatAssignmentFactory(subscription=subscription)
+    return subscription
+
+
+def put_in_cart(subscription, new_seats: int) -> CartLine:
+    cart, _ = Cart.objects.get_or_create(account=subscription.account)
+    line, _ = CartLine.objects.update_or_create(
+        cart=cart, subscription=subscription, defaults={"new_seats": new_seats}
+    )
+    return line
