@@ -174,12 +174,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Task modules that autodiscovery (each app's tasks.py) does not find: the worker loads them.
+CELERY_IMPORTS = ["checkout.renewal_tasks"]
 CELERY_BEAT_SCHEDULE = {
+    "reconcile-payments": {
+        "task": "checkout.tasks.reconcile_payments",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "dispatch-pending-emails": {
         "task": "checkout.tasks.dispatch_pending_emails",
         "schedule": 60.0,
         # A sweep that could not start within its minute is replaced by the next one.
         "options": {"expires": 55},
+    },
+    "renew-subscriptions": {
+        "task": "checkout.renewal_tasks.renew_subscriptions_task",
+        "schedule": 15 * 60.0,
+        # A run that could not start before the next one is due is replaced by it.
+        "options": {"expires": 14 * 60},
+    },
+    "expire-trials": {
+        "task": "subscriptions.tasks.expire_trials",
+        "schedule": 3600.0,
+        # Hourly; a run that could not start within its hour is replaced by the next one.
+        "options": {"expires": 3300},
     },
 }
 # The order confirmation (checkout/tasks.py): retried on SMTP and network errors after

@@ -132,6 +132,12 @@ class CardForm(forms.Form):
             raise forms.ValidationError(_("Enter the 3 or 4 digit security code."), code="invalid")
         return cvc
 
+    def forget_secrets(self) -> None:
+        """After an error the page shows the form again, but never the card number or CVC."""
+        self.data = self.data.copy()
+        for name in ("card_number", "cvc"):
+            self.data[name] = ""
+
     def card(self) -> CardDetails:
         month, year = self.cleaned_data["expiry"]
         return CardDetails(

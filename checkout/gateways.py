@@ -42,6 +42,17 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 REQUIRES_ACTION = "requires_action"
 REQUIRES_CONFIRMATION = "requires_confirmation"
+# Still in flight at the gateway (an async method, or a bank step not finished):
+# neither paid nor failed, so the attempt stays open.
+PENDING = "pending"
+
+
+class GatewayRefused(Exception):
+    """The gateway refused the request itself (4xx): not a decline, not a network failure."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
 
 
 class GatewayUnavailable(Exception):
@@ -165,6 +176,19 @@ class SandboxGateway:
     def refund(self, *, payment: Payment) -> None:
         logger.info("Sandbox refund of %s for %s", payment.amount, payment.reference)
 
+    def cancel(self, *, payment: Payment) -> None:
+        logger.info("Sandbox cancel of %s", payment.reference)
+
+    def charge_off_session(self, *, payment: Payment) -> ChargeResult:
+        """Charge the card on file while nobody is at the screen (a renewal).
+
+        The same outcomes as ``confirm``; the reference is the one ``prepare``
+        would give, so a repeated call for the same payment names the same charge.
+        """
+        result = self.confirm(payment=payment)
+        reference = result.reference or self.prepare(payment=payment)
+        return ChargeResult(result.status, reference, result.failure_reason, result.client_secret)
+
 
 class StripeGateway:
     """Stripe through its official library; Stripe.js collects the card in the browser."""
@@ -186,6 +210,10 @@ class StripeGateway:
             raise GatewayUnavailable(str(error)) from error
         except stripe.APIError as error:  # 5xx after the library's retries
             raise GatewayUnavailable(str(error)) from error
+        except stripe.CardError:
+            raise
+        except stripe.StripeError as error:  # e.g. a deleted customer, an amount too small
+            raise GatewayRefused(error.code or "stripe_error", str(error)) from error
 
     # -- customers and cards --------------------------------------------------------
 
@@ -261,6 +289,8 @@ class StripeGateway:
             return ChargeResult(REQUIRES_ACTION, intent.id, client_secret=intent.client_secret)
         if status == REQUIRES_CONFIRMATION:
             return ChargeResult(REQUIRES_CONFIRMATION, intent.id)
+        if status in ("processing", "requires_capture"):
+            return ChargeResult(PENDING, intent.id)
         error = intent.to_dict().get("last_payment_error") or {}
         reason = error.get("decline_code") or error.get("code") or status
         if reason == "payment_intent_authentication_failure":
@@ -276,10 +306,14 @@ class StripeGateway:
             )
         except stripe.CardError as error:
             return ChargeResult(FAILED, payment.reference, error.code or "card_declined")
-        except stripe.InvalidRequestError:
+        except GatewayRefused:
             # E.g. a retried confirm of a payment that already went through: ask.
             return self.retrieve(payment=payment)
         return self._result(intent)
+
+    def cancel(self, *, payment: Payment) -> None:
+        """Give up a payment that has not taken money, so it never can."""
+        self._call(self.client.v1.payment_intents.cancel, payment.reference)
 
     def retrieve(self, *, payment: Payment) -> ChargeResult:
         return self._result(self._call(self.client.v1.payment_intents.retrieve, payment.reference))
@@ -290,6 +324,47 @@ class StripeGateway:
             params={"payment_intent": payment.reference},
             options={"idempotency_key": f"{payment.idempotency_key}:refund"},
         )
+
+    def charge_off_session(self, *, payment: Payment) -> ChargeResult:
+        """Charge the card on file while the customer is away: create and confirm at once.
+
+        The idempotency key comes from the payment, so asking again for the same
+        payment (after a crash or a lost answer) gets Stripe's first answer
+        instead of a second charge. A card error is a ``FAILED`` result with
+        Stripe's code; a card that needs the customer to authenticate fails too
+        (nobody is there to do it). Raises ``GatewayUnavailable`` when Stripe
+        does not answer.
+        """
+        method = payment.payment_method
+        if method is None:
+            return ChargeResult(FAILED, payment.reference, "payment_method_missing")
+        try:
+            intent = self._call(
+                self.client.v1.payment_intents.create,
+                params={
+                    "amount": to_minor_units(payment.amount),
+                    "currency": payment.amount.currency.code.lower(),
+                    "customer": self.ensure_customer(account=payment.account),
+                    "payment_method": method.gateway_reference,
+                    "confirm": True,
+                    "off_session": True,
+                    "metadata": {
+                        "payment_id": str(payment.pk),
+                        "checkout_token": payment.checkout_token,
+                        "account_id": str(payment.account_id),
+                    },
+                },
+                options={"idempotency_key": f"{payment.idempotency_key}:off_session"},
+            )
+        except stripe.CardError as error:
+            # Stripe names the declined PaymentIntent on the error (a stand-in may not).
+            details = error.error.to_dict() if error.error else {}
+            intent = details.get("payment_intent") or {}
+            reference = intent.get("id", "") if isinstance(intent, dict) else str(intent)
+            return ChargeResult(FAILED, reference, error.code or "card_declined")
+        except stripe.InvalidRequestError as error:
+            return ChargeResult(FAILED, payment.reference, error.code or "invalid_request")
+        return self._result(intent)
 
 
 def get_gateway() -> PaymentGateway:

@@ -272,12 +272,6 @@ class Payment(models.Model):
                 ),
                 name="payment_status_known",
             ),
-            # At most one payment of a checkout can succeed.
-            models.UniqueConstraint(
-                fields=["checkout_token"],
-                condition=Q(status="succeeded"),
-                name="payment_one_success_per_checkout",
-            ),
         ]
 
     def __str__(self) -> str:

@@ -9,14 +9,22 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from checkout.forms import CardForm
-from checkout.gateways import GatewayUnavailable, SandboxGateway, StripeGateway, get_gateway
+from checkout.gateways import (
+    GatewayRefused,
+    GatewayUnavailable,
+    SandboxGateway,
+    StripeGateway,
+    get_gateway,
+)
 from checkout.models import Payment
 from checkout.selectors import default_payment_method
 from checkout.services import (
     PaymentFailed,
+    PaymentRequiresAction,
     PaymentUnavailable,
     ReviewOutdated,
     payment_authenticated,
@@ -26,14 +34,32 @@ from checkout.views import DECLINE_MESSAGES
 from subscriptions.access import billing_admin_required
 
 
-def _open_payment(request: HttpRequest, payment_id: int) -> Payment:
-    """This account's payment waiting for authentication; anything else is not found."""
+def _account_payment(request: HttpRequest, payment_id: int) -> Payment:
+    """This account's payment; another account's is not found."""
     return get_object_or_404(
-        Payment.objects.select_related("payment_method"),
+        Payment.objects.select_related("payment_method", "order"),
         pk=payment_id,
         account=request.account,
-        status=Payment.Status.REQUIRES_ACTION,
     )
+
+
+def _settled(request: HttpRequest, payment: Payment) -> HttpResponse | None:
+    """Where to go when the payment is no longer waiting for the bank (a webhook was first)."""
+    if payment.order_id:
+        return redirect("checkout:order", number=payment.order.number)
+    if payment.status in (
+        Payment.Status.FAILED,
+        Payment.Status.CANCELED,
+        Payment.Status.REFUNDED,
+    ):
+        messages.error(
+            request,
+            DECLINE_MESSAGES.get(
+                payment.failure_reason, _("The payment did not go through. Nothing was ordered.")
+            ),
+        )
+        return redirect("checkout:review")
+    return None
 
 
 @billing_admin_required
@@ -45,9 +71,13 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
     "Fail". Stripe: Stripe.js runs the bank's step in the browser and posts
     back; the server then asks Stripe how it went. Leaving changes nothing.
     """
-    payment = _open_payment(request, payment_id)
+    payment = _account_payment(request, payment_id)
+    if payment.status != Payment.Status.SUCCEEDED and (settled := _settled(request, payment)):
+        return settled
+    if payment.status == Payment.Status.PROCESSING:
+        raise Http404
     gateway = get_gateway()
-    if request.method == "GET":
+    if request.method == "GET" and payment.status == Payment.Status.REQUIRES_ACTION:
         return render(
             request,
             "checkout/authenticate.html",
@@ -57,6 +87,8 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
             },
         )
+    if request.method == "GET":  # paid already (its webhook came first): offer to finish
+        return render(request, "checkout/authenticate.html", {"payment": payment, "paid": True})
     try:
         if isinstance(gateway, SandboxGateway):
             result = gateway.authenticate(
@@ -65,6 +97,9 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
         else:
             result = gateway.retrieve(payment=payment)
         order = payment_authenticated(payment=payment, result=result, gateway=gateway)
+    except PaymentRequiresAction:
+        messages.warning(request, _("Your bank has not confirmed the payment yet."))
+        return redirect("checkout:authenticate", payment_id=payment.pk)
     except PaymentFailed as failed:
         messages.error(
             request,
@@ -82,7 +117,7 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
             ),
         )
         return redirect("checkout:review")
-    except (PaymentUnavailable, GatewayUnavailable):
+    except (PaymentUnavailable, GatewayUnavailable, GatewayRefused):
         messages.error(
             request,
             _("The payment service did not answer. Nothing was charged twice: please try again."),
@@ -91,6 +126,7 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
     return redirect("checkout:order", number=order.number)
 
 
+@sensitive_post_parameters("card_number", "cvc", "expiry")
 @billing_admin_required
 @require_http_methods(["GET", "POST"])
 def payment_method(request: HttpRequest) -> HttpResponse:
@@ -110,6 +146,7 @@ def payment_method(request: HttpRequest) -> HttpResponse:
             payment_method_store(account=account, saved=saved, gateway_name=gateway.name)
             messages.success(request, _("Your new card is saved and will be used from now on."))
             return redirect("checkout:payment_method")
+        form.forget_secrets()
     context = {
         "payment_method": default_payment_method(account=account),
         "sandbox": isinstance(gateway, SandboxGateway),
@@ -140,7 +177,7 @@ def stripe_card_saved(request: HttpRequest) -> HttpResponse:
         raise Http404
     try:
         saved = gateway.setup_intent_card(account=request.account, setup_intent_id=setup_intent_id)
-    except (ValueError, ValidationError, stripe.StripeError):
+    except (ValueError, ValidationError, stripe.StripeError, GatewayRefused):
         messages.error(request, _("The card could not be saved. Please try again."))
         return redirect("checkout:payment_method")
     except GatewayUnavailable:

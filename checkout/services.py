@@ -15,10 +15,12 @@ from moneyed import Money
 
 from checkout.gateways import (
     FAILED,
+    PENDING,
     REQUIRES_ACTION,
     REQUIRES_CONFIRMATION,
     CardDetails,
     ChargeResult,
+    GatewayRefused,
     GatewayUnavailable,
     PaymentGateway,
     get_gateway,
@@ -40,6 +42,8 @@ REVIEW_VALID_FOR = timedelta(minutes=15)
 PAYMENT_CLAIM = timedelta(seconds=90)
 # How long a second request for the same checkout waits for the first one.
 PAYMENT_WAIT_SECONDS = 20
+# Extra time a payment waiting for the bank's authentication may take.
+AUTHENTICATION_GRACE = timedelta(minutes=15)
 
 
 class CheckoutError(Exception):
@@ -230,7 +234,8 @@ def _payment_claim(
                 payment=None,
             )
         attempts = list(
-            Payment.objects.filter(checkout_token=checkout_token, order__isnull=True)
+            Payment.objects.select_for_update(of=("self",))
+            .filter(checkout_token=checkout_token, order__isnull=True)
             .select_related("payment_method")
             .order_by("-id")
         )
@@ -290,6 +295,9 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
     """
     gateway = gateway or get_gateway()
     try:
+        if payment.quoted_at < clock.now() - REVIEW_VALID_FOR - AUTHENTICATION_GRACE:
+            # Too old to take effect at its reviewed instant: give it up (refund if paid).
+            raise ReviewOutdated("The reviewed quote is too old to be placed.")
         if not payment.reference:
             payment.reference = gateway.prepare(payment=payment)
             payment.save(update_fields=["reference", "updated_at"])
@@ -297,6 +305,11 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
             account = Account.objects.select_for_update().get(pk=payment.account_id)
             placed = Order.objects.filter(account=account, idempotency_key=payment.checkout_token)
             if order := placed.first():
+                if payment.status == Payment.Status.SUCCEEDED and payment.order_id != order.pk:
+                    # A second payment for an order already paid: give it back.
+                    transaction.on_commit(
+                        lambda: _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+                    )
                 return order
             review = _review_as_seen(
                 account, payment.checkout_token, payment.quoted_at, payment.fingerprint
@@ -314,10 +327,15 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
                 payment=payment,
             )
     except ReviewOutdated:
-        _payment_abandon(payment=payment, gateway=gateway)
+        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
         raise
     except _NotPaid as not_paid:
         return _payment_not_taken(payment=payment, result=not_paid.result)
+    except GatewayRefused as refused:
+        logger.warning("Gateway refused payment %s: %s", payment.pk, refused)
+        return _payment_not_taken(
+            payment=payment, result=ChargeResult(FAILED, payment.reference, refused.code)
+        )
     except GatewayUnavailable as error:
         logger.warning("Gateway unavailable for payment %s: %s", payment.pk, error)
         _payment_release(payment=payment)
@@ -338,6 +356,11 @@ def _payment_take(*, payment: Payment, gateway: PaymentGateway) -> ChargeResult:
 
 def _payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
     """Record a decline or an authentication request; the order was rolled back."""
+    if result.status == PENDING:
+        # Neither paid nor failed yet: keep the attempt open; the next try or the
+        # reconciliation sweep finishes it when the gateway has decided.
+        _payment_release(payment=payment)
+        raise PaymentUnavailable("The payment is still being processed.")
     payment.status = (
         Payment.Status.REQUIRES_ACTION
         if result.status == REQUIRES_ACTION
@@ -372,7 +395,22 @@ def _payment_release(*, payment: Payment) -> None:
 
 
 def _payment_abandon(*, payment: Payment, gateway: PaymentGateway) -> None:
-    """The review no longer holds: give back what was taken, close the attempt."""
+    """The review no longer holds: give back what was taken, close the attempt.
+
+    The gateway is asked first: an attempt we think unpaid may have gone
+    through (a lost answer). Money taken is refunded; an open payment is
+    canceled at the gateway so it never can take money. If the gateway does
+    not answer, the attempt stays open for the reconciliation sweep.
+    """
+    if payment.reference and payment.status != Payment.Status.SUCCEEDED:
+        known = gateway.retrieve(payment=payment)
+        if known.succeeded:
+            payment.status = Payment.Status.SUCCEEDED
+        elif known.status in (REQUIRES_CONFIRMATION, REQUIRES_ACTION):
+            gateway.cancel(payment=payment)
+        elif known.status == PENDING:
+            _payment_release(payment=payment)
+            return
     if payment.status == Payment.Status.SUCCEEDED:
         gateway.refund(payment=payment)
         status = Payment.Status.REFUNDED
@@ -381,21 +419,119 @@ def _payment_abandon(*, payment: Payment, gateway: PaymentGateway) -> None:
     Payment.objects.filter(pk=payment.pk).update(status=status, claimed_until=None)
 
 
+def _payment_abandon_or_leave_open(*, payment: Payment, gateway: PaymentGateway) -> None:
+    try:
+        _payment_abandon(payment=payment, gateway=gateway)
+    except (GatewayUnavailable, GatewayRefused) as error:
+        # Could not refund or cancel now: the attempt stays open for the sweep.
+        logger.error("Payment %s could not be closed (%s); left for the sweep", payment.pk, error)
+        _payment_release(payment=payment)
+
+
+def payments_reconcile(
+    *, older_than: timedelta = timedelta(minutes=10), gateway: PaymentGateway | None = None
+) -> dict[str, int]:
+    """Close what a crash, a timeout or an abandoned tab left open, by asking the gateway.
+
+    - an attempt the gateway reports paid, without an order: the order is
+      placed if its review still holds, otherwise the money is refunded;
+    - an attempt that never took money: canceled (at the gateway too);
+    - an authentication never finished in time: canceled.
+    Never starts a charge. Safe to run twice at once (row locks, skip locked).
+    """
+    gateway = gateway or get_gateway()
+    now = clock.now()
+    counts = {"placed": 0, "refunded": 0, "canceled": 0, "failed": 0, "left": 0}
+    open_ids = list(
+        Payment.objects.filter(
+            order__isnull=True,
+            status__in=[
+                Payment.Status.PROCESSING,
+                Payment.Status.SUCCEEDED,
+                Payment.Status.REQUIRES_ACTION,
+            ],
+            updated_at__lt=now - older_than,
+        )
+        .exclude(claimed_until__gt=now)
+        .values_list("pk", flat=True)
+    )
+    for payment_id in open_ids:
+        with transaction.atomic():
+            payment = (
+                Payment.objects.select_for_update(skip_locked=True)
+                .filter(pk=payment_id, order__isnull=True)
+                .first()
+            )
+            if payment is None:
+                continue
+            payment.claimed_until = now + PAYMENT_CLAIM
+            payment.save(update_fields=["claimed_until", "updated_at"])
+        try:
+            known = gateway.retrieve(payment=payment) if payment.reference else None
+        except (GatewayUnavailable, GatewayRefused):
+            _payment_release(payment=payment)
+            counts["left"] += 1
+            continue
+        if known is not None and known.succeeded:
+            payment.status = Payment.Status.SUCCEEDED
+            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
+            try:
+                payment_complete(payment=payment, gateway=gateway)
+                counts["placed"] += 1
+            except ReviewOutdated:
+                counts["refunded"] += 1
+            except CheckoutError:
+                counts["left"] += 1
+            continue
+        if known is not None and known.status == FAILED:
+            Payment.objects.filter(pk=payment.pk).update(
+                status=Payment.Status.FAILED,
+                failure_reason=known.failure_reason,
+                claimed_until=None,
+            )
+            counts["failed"] += 1
+            continue
+        if known is not None and known.status == PENDING:
+            _payment_release(payment=payment)
+            counts["left"] += 1
+            continue
+        auth_window = REVIEW_VALID_FOR + AUTHENTICATION_GRACE
+        if (
+            payment.status == Payment.Status.REQUIRES_ACTION
+            and payment.quoted_at > now - auth_window
+        ):
+            _payment_release(payment=payment)  # the admin may still finish the bank's step
+            counts["left"] += 1
+            continue
+        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+        counts["canceled"] += 1
+    return counts
+
+
 def payment_authenticated(
     *, payment: Payment, result: ChargeResult, gateway: PaymentGateway | None = None
 ) -> Order:
     """The admin came back from authenticating ``payment``: finish the order or say why not."""
     with transaction.atomic():
+        Account.objects.select_for_update().get(pk=payment.account_id)
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.order_id:
             return payment.order
-        if payment.status != Payment.Status.REQUIRES_ACTION:
+        if payment.status == Payment.Status.SUCCEEDED:
+            # A webhook got here first: the money is taken; finish the order (idempotent).
+            return_early = False
+        elif payment.status != Payment.Status.REQUIRES_ACTION:
             raise PaymentFailed(payment.failure_reason or "authentication_failed")
-        payment.status = Payment.Status.SUCCEEDED if result.succeeded else Payment.Status.FAILED
-        payment.failure_reason = "" if result.succeeded else result.failure_reason
-        payment.claimed_until = clock.now() + PAYMENT_CLAIM if result.succeeded else None
-        payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
-    if not result.succeeded:
+        elif result.status in (REQUIRES_ACTION, PENDING):
+            # The bank's step is not finished: keep waiting, change nothing.
+            raise PaymentRequiresAction(payment)
+        else:
+            return_early = not result.succeeded
+            payment.status = Payment.Status.SUCCEEDED if result.succeeded else Payment.Status.FAILED
+            payment.failure_reason = "" if result.succeeded else result.failure_reason
+            payment.claimed_until = clock.now() + PAYMENT_CLAIM if result.succeeded else None
+            payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
+    if return_early:
         raise PaymentFailed(payment.failure_reason)
     return payment_complete(payment=payment, gateway=gateway)
 
@@ -712,7 +848,7 @@ def staff_seat_change(
             return order
     except ReviewOutdated:
         if payment is not None:
-            _payment_abandon(payment=payment, gateway=gateway)
+            _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
         raise
     except _NotPaid as not_paid:
         return _payment_not_taken(payment=payment, result=not_paid.result)

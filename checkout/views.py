@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from moneyed import Money
 
@@ -97,6 +98,7 @@ def review(request: HttpRequest) -> HttpResponse:
     return _render_review(request, cart_review(account=request.account, at=clock.now()))
 
 
+@sensitive_post_parameters("card_number", "cvc", "expiry")
 @billing_admin_required
 @require_POST
 def place_order(request: HttpRequest) -> HttpResponse:
@@ -110,6 +112,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
     # An empty card form means "pay with the card on file".
     card_form = CardForm(request.POST) if request.POST.get("card_number", "").strip() else None
     if card_form is not None and not card_form.is_valid():
+        card_form.forget_secrets()
         again = cart_review(account=account, at=clock.now())
         return _render_review(request, again, card_form=card_form, ask_card=True, status=400)
     try:

@@ -67,6 +67,8 @@ def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, pa
             payment_complete(payment=completion)
         except CheckoutError as error:
             logger.warning("Payment %s could not complete its order: %s", completion.pk, error)
+        except Exception:  # the event is stored; the reconciliation sweep retries
+            logger.exception("Payment %s: completing after its webhook failed", completion.pk)
     return event.result
 
 
@@ -85,7 +87,14 @@ def _payment_intent_event(event_type: str, intent: dict, created: datetime):
     fields = ["last_event_at", "updated_at"]
     completion = None
     if event_type == "payment_intent.succeeded":
-        if payment.status in (Payment.Status.PROCESSING, Payment.Status.REQUIRES_ACTION):
+        if payment.status in (
+            Payment.Status.PROCESSING,
+            Payment.Status.REQUIRES_ACTION,
+            Payment.Status.FAILED,
+            Payment.Status.CANCELED,
+        ):
+            # Money was taken (even for an attempt we had given up): record the truth.
+            # Completing places the order if its review still holds, else refunds.
             payment.status = Payment.Status.SUCCEEDED
             fields.append("status")
             completion = payment if payment.order_id is None else None

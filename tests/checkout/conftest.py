@@ -1,3 +1,14 @@
-"""The checkout tests use the shared fixtures (tests/shared_fixtures.py)."""
+"""The checkout tests use the shared fixtures (tests/shared_fixtures.py, loaded for every package).
 
-from tests.shared_fixtures import AT, NOV_1, put_in_cart  # noqa: F401 - re-exported for tests
+Re-exported here for modules that import them by this older path.
+"""
+
+from tests.shared_fixtures import (  # noqa: F401
+    AT,
+    NOV_1,
+    account,
+    admin,
+    frozen_now,
+    put_in_cart,
+    remote_support,
+)

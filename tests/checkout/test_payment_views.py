@@ -59,8 +59,8 @@ def test_failing_authentication_places_nothing_and_keeps_the_cart(
     assert not Order.objects.exists() and not SeatChange.objects.exists()
     assert Payment.objects.get().status == "failed"
     assert account.cart.lines.count() == 1
-    # The page cannot be used again for that payment.
-    assert signed_in.get(response["Location"]).status_code == 404
+    # That payment is over: its page sends the admin back to the checkout.
+    assert signed_in.get(response["Location"])["Location"] == reverse("checkout:review")
 
 
 def test_placing_again_while_authentication_is_pending_goes_back_to_it(

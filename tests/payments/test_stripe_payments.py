@@ -241,3 +241,81 @@ def test_minor_units_at_the_boundary():
     with pytest.raises(ValueError):
         to_minor_units(Money("0.001", "EUR"))
     assert isinstance(StripeGateway, type)
+
+
+def refunds_for(url: str, payment_intent: str) -> list[dict]:
+    refunds = localstripe_get(url, "/v1/refunds?limit=100")["data"]
+    return [r for r in refunds if r.get("payment_intent") == payment_intent]
+
+
+def test_a_lost_answer_then_a_changed_review_refunds_the_first_payment(
+    client, stripe_admin, response_losing_proxy, settings, localstripe_url
+):
+    """The money moved, the answer was lost, then the quote changed: paid once in the end."""
+    from subscriptions.models import CreditLedgerEntry
+
+    save_card(client, stripe_admin, "4242424242424242")
+    proxy_url, _ = response_losing_proxy
+    settings.STRIPE_API_BASE = proxy_url
+    settings.STRIPE_TIMEOUT_SECONDS = 1
+    with pytest.raises(PaymentUnavailable):
+        place(stripe_admin)
+    first = Payment.objects.get()
+    settings.STRIPE_API_BASE = localstripe_url
+    account = stripe_admin.memberships.get().account
+    CreditLedgerEntry.objects.create(account=account, amount=Money("5", "EUR"), reason="goodwill")
+    from checkout.services import ReviewOutdated
+
+    with pytest.raises(ReviewOutdated):
+        place(stripe_admin)  # resumes the first attempt: its review no longer holds
+    first.refresh_from_db()
+    assert first.status == "refunded"
+    assert len(refunds_for(localstripe_url, first.reference)) == 1
+    order = place(stripe_admin)  # the admin places the new review
+    second = Payment.objects.get(order=order)
+    assert second.pk != first.pk and second.status == "succeeded"
+    assert len(charges_for(localstripe_url, second.reference)) == 1
+
+
+def test_pressing_confirmed_before_the_bank_finishes_keeps_waiting(client, stripe_admin):
+    card_on_file(stripe_admin, "4000002500003155")
+    client.force_login(stripe_admin)
+    with pytest.raises(PaymentRequiresAction) as needs_action:
+        place(stripe_admin)
+    payment = needs_action.value.payment
+    early = client.post(reverse("checkout:authenticate", args=[payment.pk]))
+    assert early["Location"] == reverse("checkout:authenticate", args=[payment.pk])
+    payment.refresh_from_db()
+    assert payment.status == "requires_action"  # not failed: the bank may still say yes
+    authenticate_at_stripe(payment, success=True)
+    done = client.post(reverse("checkout:authenticate", args=[payment.pk]))
+    order = Order.objects.get()
+    assert done["Location"] == reverse("checkout:order", args=[order.number])
+    assert len(charges_for(client_base(), payment.reference)) == 1
+
+
+def test_the_reconciliation_sweep_closes_what_was_left_open(
+    client, stripe_admin, response_losing_proxy, settings, localstripe_url, time_machine
+):
+    """A lost answer and an admin who never came back: the sweep places the order."""
+    from checkout.services import payments_reconcile
+
+    save_card(client, stripe_admin, "4242424242424242")
+    proxy_url, _ = response_losing_proxy
+    settings.STRIPE_API_BASE = proxy_url
+    settings.STRIPE_TIMEOUT_SECONDS = 1
+    with pytest.raises(PaymentUnavailable):
+        place(stripe_admin)
+    settings.STRIPE_API_BASE = localstripe_url
+    time_machine.move_to(clock.now() + __import__("datetime").timedelta(minutes=11))
+    assert payments_reconcile()["placed"] == 1
+    payment = Payment.objects.get()
+    assert payment.order is not None and payment.status == "succeeded"
+    assert len(charges_for(localstripe_url, payment.reference)) == 1
+    assert payments_reconcile() == {
+        "placed": 0,
+        "refunded": 0,
+        "canceled": 0,
+        "failed": 0,
+        "left": 0,
+    }
