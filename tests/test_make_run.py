@@ -42,6 +42,17 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def first_answer(url: str, attempts: int = 100) -> tuple[int, str] | None:
+    """(status, body) of the first answer a freshly started server gives, or None."""
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, response.read().decode()
+        except OSError:
+            time.sleep(0.1)
+    return None
+
+
 def test_make_run_serves_the_demo_on_sqlite(local_environment):
     assert manage(local_environment, "migrate", "--noinput").returncode == 0
     seeded = manage(local_environment, "seed_demo")
@@ -57,16 +68,7 @@ def test_make_run_serves_the_demo_on_sqlite(local_environment):
         stderr=subprocess.PIPE,
     )
     try:
-        page = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/accounts/login/", timeout=2
-                ) as r:
-                    page = (r.status, r.read().decode())
-                break
-            except OSError:
-                time.sleep(0.1)
+        page = first_answer(f"http://127.0.0.1:{port}/accounts/login/")
         assert page is not None, "runserver did not answer"
         assert page[0] == 200
         assert "Sign in to the Billing Center" in page[1]
@@ -115,17 +117,9 @@ def test_production_settings_serve_pages_and_static_files(tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
-        page = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/accounts/login/", timeout=2
-                ) as r:
-                    page = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert page is not None, "gunicorn did not answer"
+        answer = first_answer(f"http://127.0.0.1:{port}/accounts/login/")
+        assert answer is not None, "gunicorn did not answer"
+        page = answer[1]
         stylesheet = re.search(r'href="(/static/css/portal\.[0-9a-f]+\.css)"', page)
         assert stylesheet, "static files are not served under their hashed names"
         with urllib.request.urlopen(
