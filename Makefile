@@ -48,5 +48,13 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench-renewals`: renew 100,000 due subscriptions with the sandbox gateway in a
+# PostgreSQL database of its own (created and dropped on the server of TEST_DATABASE_URL);
+# prints subscriptions per second and peak RSS, writes bench/results/renewals.json.
+BENCH_ARGS ?=
+.PHONY: bench-renewals
+bench-renewals: $(VENV)/.installed
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/renewals.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .hypothesis

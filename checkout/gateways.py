@@ -362,8 +362,8 @@ class StripeGateway:
             intent = details.get("payment_intent") or {}
             reference = intent.get("id", "") if isinstance(intent, dict) else str(intent)
             return ChargeResult(FAILED, reference, error.code or "card_declined")
-        except stripe.InvalidRequestError as error:
-            return ChargeResult(FAILED, payment.reference, error.code or "invalid_request")
+        except GatewayRefused as refused:  # e.g. a card detached from the customer
+            return ChargeResult(FAILED, payment.reference, refused.code)
         return self._result(intent)
 
 

@@ -406,3 +406,85 @@ def _quote_exactly(
             new_period_start=at,
             new_period_end=add_months(at, months),
         )
+
+
+# -- Renewals --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenewalQuote:
+    """What renewing a subscription for one more period costs, each line rounded once.
+
+    A renewal charges the next full period; there is no unused time to credit.
+    The account's credit pays first (BILLING_RULES.md steps 5 and 6).
+    """
+
+    # Inputs, kept so that an order, an email or a command can show the working.
+    unit_price: Money
+    seats: int
+    tax_rate: Decimal
+    account_credit: Money
+    # Results.
+    charge: Money
+    tax: Money
+    total: Money
+    credit_applied: Money
+    amount_due: Money
+    credit_added: Money
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency.code
+
+
+def quote_renewal(
+    *, unit_price: Money, seats: int, tax_rate: Decimal, account_credit: Money
+) -> RenewalQuote:
+    """Quote one renewal: ``seats × unit_price`` plus tax, paid from the credit first.
+
+    ``charge = round(seats × unit_price)``, ``tax = round(charge × tax_rate / 100)``,
+    ``total = charge + tax``, then ``settle_total``. Raises a ``QuoteError``
+    (a ``ValueError``) that says what is wrong with any argument.
+    """
+    seats = _require_seats("seats", seats, 1)
+    if seats > MAX_SEATS:
+        raise InvalidSeatCount(f"A subscription cannot have more than {MAX_SEATS} seats.")
+    _require_money("unit_price", unit_price, InvalidUnitPrice)
+    _require_money("account_credit", account_credit, InvalidAccountCredit)
+    for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
+        if amount.amount > MAX_UNIT_PRICE:
+            raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
+    places = minor_unit_places(account_credit.currency)
+    if account_credit.amount != round_half_up(account_credit.amount, places):
+        # A balance is a sum of rounded entries; a finer one could pay more than it holds.
+        raise InvalidAccountCredit(
+            f"account_credit {account_credit.amount} has more decimals than "
+            f"{account_credit.currency.code} allows ({places})."
+        )
+    try:
+        currency = require_same_currency(unit_price, account_credit)
+    except CurrencyMismatch as error:
+        raise MixedCurrencies(str(error)) from None
+    rate = _require_tax_rate(tax_rate)
+    try:
+        with localcontext(_EXACT):
+            charge = round_money(seats * unit_price.amount, currency)
+            tax = round_money(Fraction(charge.amount) * Fraction(rate) / 100, currency)
+            total = charge + tax
+            credit_applied, amount_due, credit_added = settle_total(total, account_credit)
+    except (Inexact, InvalidOperation):
+        raise InvalidUnitPrice(
+            f"unit_price {unit_price.amount} has more digits than the portal can compute exactly."
+        ) from None
+    return RenewalQuote(
+        unit_price=unit_price,
+        seats=seats,
+        tax_rate=rate,
+        account_credit=account_credit,
+        charge=charge,
+        tax=tax,
+        total=total,
+        credit_applied=credit_applied,
+        amount_due=amount_due,
+        credit_added=credit_added,
+    )

@@ -1,0 +1,111 @@
+"""Renew every subscription whose billing period has ended (checkout.renewals).
+
+The same service the beat schedule runs every 15 minutes
+(checkout.renewal_tasks.renew_subscriptions_task). Safe to run again and twice
+at once: each period is renewed, and charged, at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from checkout.renewals import (
+    ERROR,
+    PAST_DUE,
+    SUSPENDED,
+    UNAVAILABLE,
+    RenewalOutcome,
+    subscriptions_due,
+    subscriptions_renew,
+)
+from subscriptions import clock
+
+
+def _instant(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(
+            f"--at {value!r} is not an ISO 8601 instant, such as 2026-12-01T00:00:00Z."
+        ) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant
+
+
+class Command(BaseCommand):
+    help = (
+        "Renew every active subscription whose billing period has ended (and every past-due "
+        "one whose retry is due): start its next period, counted from the billing anchor, and "
+        "charge seats × price plus VAT through the payment gateway, account credit first, "
+        "recorded as a renewal order whose confirmation email is sent. A declined charge makes "
+        "the subscription past due, retried 1, 3 and 7 days later, then suspended; a "
+        "subscription set to cancel at its period end is canceled instead. Ends with a "
+        "one-line summary. Exits non-zero if a renewal could not be done (the gateway did not "
+        "answer, or the data does not allow it); declines are not failures of the command."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--at",
+            metavar="ISO",
+            help="Renew what is due at this instant (ISO 8601; without an offset it is UTC). "
+            "Default: now. A future instant only with --dry-run: renewing early would charge "
+            "customers before their period ends.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Say what would be renewed, charged and canceled; write nothing, charge nothing.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="Subscriptions locked, charged and written together (default: %(default)s).",
+        )
+
+    def handle(self, *args, at: str | None, dry_run: bool, batch_size: int, **options) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        now = clock.now()
+        instant = _instant(at) if at else now
+        if instant > now and not dry_run:
+            raise CommandError(
+                f"--at {instant.isoformat()} is in the future: that would charge customers "
+                "before their period ends. Add --dry-run to see what would renew by then."
+            )
+        verbosity = options["verbosity"]
+        interactive = self.stdout.isatty()
+        total = subscriptions_due(at=instant).count() if interactive else 0
+        seen: set[int] = set()
+
+        def progress(outcomes: list[RenewalOutcome]) -> None:
+            if interactive:
+                self.stdout.write("\r\033[K", ending="")  # clear the progress line
+            for outcome in outcomes:
+                if outcome.action in (ERROR, UNAVAILABLE):
+                    self.stderr.write(outcome.describe(dry_run=dry_run))
+                elif dry_run or verbosity >= 2 or outcome.action in (PAST_DUE, SUSPENDED):
+                    self.stdout.write(outcome.describe(dry_run=dry_run))
+            if interactive:
+                # A subscription several periods behind comes round more than once.
+                seen.update(outcome.subscription_id for outcome in outcomes)
+                done = min(len(seen), total)
+                self.stdout.write(f"Renewing: {done}/{total} subscriptions", ending="")
+                self.stdout.flush()
+
+        summary = subscriptions_renew(
+            at=instant, batch_size=batch_size, dry_run=dry_run, progress=progress
+        )
+        if interactive:
+            self.stdout.write("\r\033[K", ending="")
+        self.stdout.write(summary.line())
+        if summary.failed:
+            raise CommandError(
+                f"{summary.unavailable + summary.errors} renewal(s) could not be done; "
+                "run again later (a subscription the gateway did not answer for is asked again)."
+            )
