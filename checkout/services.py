@@ -453,6 +453,8 @@ def payments_reconcile(
             updated_at__lt=now - older_than,
         )
         .exclude(claimed_until__gt=now)
+        # Renewal attempts are the renewal run's: it replays them with their own key.
+        .exclude(checkout_token__startswith="renewal:")
         .values_list("pk", flat=True)
     )
     for payment_id in open_ids:
@@ -460,6 +462,7 @@ def payments_reconcile(
             payment = (
                 Payment.objects.select_for_update(skip_locked=True)
                 .filter(pk=payment_id, order__isnull=True)
+                .exclude(claimed_until__gt=now)
                 .first()
             )
             if payment is None:

@@ -17,6 +17,8 @@ from checkout.services import CheckoutError, payment_complete
 
 logger = logging.getLogger(__name__)
 
+RENEWAL_TOKEN_PREFIX = "renewal:"
+
 # Stripe's own default: an event signed more than five minutes ago is refused.
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -97,7 +99,10 @@ def _payment_intent_event(event_type: str, intent: dict, created: datetime):
             # Completing places the order if its review still holds, else refunds.
             payment.status = Payment.Status.SUCCEEDED
             fields.append("status")
-            completion = payment if payment.order_id is None else None
+            # A checkout's payment completes its order here; a renewal's belongs to the
+            # renewal run, which records it (and retries with the same key) itself.
+            is_checkout = not payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
+            completion = payment if payment.order_id is None and is_checkout else None
         result = "payment succeeded"
     else:
         error = intent.get("last_payment_error") or {}

@@ -67,3 +67,11 @@ def test_an_order_placed_in_german_gets_a_german_email(order):
         "Belasteter Gesamtbetrag: 274,89\xa0€",
     ):
         assert expected in message.body, expected
+
+
+def test_a_renewal_email_says_renewed(order):
+    Order.objects.filter(pk=order.pk).update(kind="renewal", email_status="pending")
+    mail.outbox.clear()
+    send_order_confirmation.apply(args=[order.pk]).get()
+    assert mail.outbox[0].subject == f"Your subscription is renewed: receipt {order.number}"
+    assert "is renewed for a new billing period" in mail.outbox[0].body
