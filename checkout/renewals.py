@@ -811,7 +811,11 @@ def _dunning_step(subscription: Subscription, *, at: datetime, now: datetime) ->
     else:
         subscription.status = Subscription.Status.PAST_DUE
         days = RETRY_AFTER_DAYS[subscription.renewal_attempts - 1]
-        subscription.next_renewal_attempt_at = subscription.past_due_since + timedelta(days=days)
+        # Counted from the first failure, but never within a day of this one: a run
+        # for a past --at must not squeeze the schedule into the next few beats.
+        subscription.next_renewal_attempt_at = max(
+            subscription.past_due_since + timedelta(days=days), now + timedelta(hours=23)
+        )
     subscription.updated_at = now
 
 

@@ -548,7 +548,17 @@ def _review_as_seen(
         raise ReviewOutdated("The cart changed after the review.")
     if not review.can_place or review.quote.fingerprint() != fingerprint:
         raise ReviewOutdated("The quote changed after the review.", review=review)
+    _require_period_running(review)
     return review
+
+
+def _require_period_running(review: CartReview) -> None:
+    """A quote credits the unused time of a period; once that period has ended its
+    renewal is due (and may be running), so the change must be reviewed again."""
+    now = clock.now()
+    for line, _ in review.quote.lines:
+        if now >= line.period_end:
+            raise ReviewOutdated("The billing period ended after the review.", review=review)
 
 
 def _order_write(
@@ -794,6 +804,7 @@ def staff_seat_change(
         review = staff_seat_change_review(subscription=locked, new_seats=new_seats, at=quoted_at)
         if review.quote.fingerprint() != fingerprint:
             raise ReviewOutdated("The quote changed since the preview.", review=review)
+        _require_period_running(review)
         return account, locked, review
 
     payment = None

@@ -201,7 +201,14 @@ class AccountAdmin(SupportPermissionMixin, admin.ModelAdmin):
         "orders__number",
         "payments__reference",
     ]
-    readonly_fields = ["billing_channel", "stripe_customer_id", "credit", "history_links"]
+    # The currency is fixed once money moved in it; the channel changes through its action.
+    readonly_fields = [
+        "currency",
+        "billing_channel",
+        "stripe_customer_id",
+        "credit",
+        "history_links",
+    ]
     inlines = [MembershipInline, SubscriptionInline, LedgerInline, AuditInline]
     actions = [
         support_action(
@@ -271,7 +278,12 @@ class SeatChangeForm(ReasonForm):
         quote = review.quote
         line = quote.lines[0][1]
         token = sign_preview(
-            {"at": at.isoformat(), "fp": quote.fingerprint(), "seats": self.cleaned_data["seats"]}
+            {
+                "subscription": self.obj.pk,
+                "at": at.isoformat(),
+                "fp": quote.fingerprint(),
+                "seats": self.cleaned_data["seats"],
+            }
         )
         self.data = self.data.copy()
         self.data["preview_token"] = token
@@ -311,7 +323,10 @@ def _apply_seat_change(subscription, form, staff):
         preview = read_preview(token, max_age=int(REVIEW_VALID_FOR.total_seconds()))
     except Exception:
         raise ValidationError("The preview is too old or was altered; preview again.") from None
-    if preview["seats"] != form.cleaned_data["seats"]:
+    if (
+        preview.get("subscription") != subscription.pk
+        or preview["seats"] != form.cleaned_data["seats"]
+    ):
         raise ValidationError("The number changed since the preview; preview again.")
     order = staff_seat_change(
         subscription=subscription,
@@ -381,6 +396,8 @@ class SubscriptionAdmin(SupportPermissionMixin, admin.ModelAdmin):
     search_fields = ["account__name", "account__memberships__user__email"]
     # Seats, periods and status change only through services (with history and rules).
     readonly_fields = [
+        "account",
+        "plan",
         "status",
         "seats",
         "billing_anchor",

@@ -83,3 +83,18 @@ def _english_between_tests(request: pytest.FixtureRequest):
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_in_transactional_tests(request: pytest.FixtureRequest) -> None:
+    """A transactional test starts from tables emptied by the one before (TRUNCATE), which
+    also removes what data migrations put there. Put the EU VAT rates back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or "live_server" in (
+        request.fixturenames
+    )
+    if transactional or (marker is not None and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+        from subscriptions.services import tax_rates_ensure_eu_standard
+
+        tax_rates_ensure_eu_standard()

@@ -63,7 +63,12 @@ def parse_instant(value: str | datetime | date, *, option: str) -> datetime:
             ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    if not 1970 <= instant.year <= 9000:
+        raise CommandError(f"{option} {value!r} is outside the years 1970 to 9000.")
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise CommandError(f"{option} {value!r} is out of range.") from None
 
 
 def parse_whole_number(value: str | int, *, option: str) -> int:

@@ -345,3 +345,21 @@ def test_concurrent_place_order_requests_make_one_order(transactional_db):
     assert (Order.objects.count(), Payment.objects.count(), SeatChange.objects.count()) == (1, 1, 1)
     subscription.refresh_from_db()
     assert (subscription.seats, subscription.version) == (7, 2)
+
+
+def test_a_review_whose_period_ended_before_placing_is_refused(admin, account):
+    """The renewal of the next period may already be running: review again."""
+    from tests.factories import SubscriptionFactory
+
+    subscription = SubscriptionFactory(account=account, seats=10, billing_anchor=NOV_1)
+    put_in_cart(subscription, 12)
+    quoted_at = datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
+    with __import__("time_machine").travel(quoted_at, tick=False) as clock_at:
+        fingerprint = cart_review(account=account, at=quoted_at).quote.fingerprint()
+        due = cart_review(account=account, at=quoted_at).quote.amount_due
+        clock_at.move_to(datetime(2026, 12, 1, 0, 5, tzinfo=UTC))  # the period ended at 00:00
+        with pytest.raises(ReviewOutdated, match="period ended"):
+            place(account, admin, at=quoted_at, fingerprint=fingerprint, amount_due=due)
+    assert not Order.objects.exists()
+    subscription.refresh_from_db()
+    assert subscription.seats == 10

@@ -69,8 +69,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, at: str | None, dry_run: bool, batch_size: int, **options) -> None:
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        if not 1 <= batch_size <= 100_000:
+            raise CommandError("--batch-size must be between 1 and 100000.")
         now = clock.now()
         instant = _instant(at) if at else now
         if instant > now and not dry_run:
