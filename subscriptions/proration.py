@@ -288,6 +288,27 @@ def _require_tax_rate(tax_rate: Decimal) -> Decimal:
     return rate
 
 
+def _require_prices(unit_price: Money, account_credit: Money, tax_rate: Decimal):
+    """Check the money arguments of a quote; return their currency and the tax rate."""
+    _require_money("unit_price", unit_price, InvalidUnitPrice)
+    _require_money("account_credit", account_credit, InvalidAccountCredit)
+    for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
+        if amount.amount > MAX_UNIT_PRICE:
+            raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
+    places = minor_unit_places(account_credit.currency)
+    if account_credit.amount != round_half_up(account_credit.amount, places):
+        # A balance is a sum of rounded entries; a finer one could pay more than it holds.
+        raise InvalidAccountCredit(
+            f"account_credit {account_credit.amount} has more decimals than "
+            f"{account_credit.currency.code} allows ({places})."
+        )
+    try:
+        currency = require_same_currency(unit_price, account_credit)
+    except CurrencyMismatch as error:
+        raise MixedCurrencies(str(error)) from None
+    return currency, _require_tax_rate(tax_rate)
+
+
 def quote_seat_change(
     *,
     unit_price: Money,
@@ -315,23 +336,7 @@ def quote_seat_change(
         raise InvalidSeatCount(f"A subscription cannot have more than {MAX_SEATS} seats.")
     if new_seats == current_seats:
         raise NoSeatChange(f"new_seats equals current_seats ({current_seats}): nothing changes.")
-    _require_money("unit_price", unit_price, InvalidUnitPrice)
-    _require_money("account_credit", account_credit, InvalidAccountCredit)
-    for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
-        if amount.amount > MAX_UNIT_PRICE:
-            raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
-    places = minor_unit_places(account_credit.currency)
-    if account_credit.amount != round_half_up(account_credit.amount, places):
-        # A balance is a sum of rounded entries; a finer one could pay more than it holds.
-        raise InvalidAccountCredit(
-            f"account_credit {account_credit.amount} has more decimals than "
-            f"{account_credit.currency.code} allows ({places})."
-        )
-    try:
-        currency = require_same_currency(unit_price, account_credit)
-    except CurrencyMismatch as error:
-        raise MixedCurrencies(str(error)) from None
-    rate = _require_tax_rate(tax_rate)
+    currency, rate = _require_prices(unit_price, account_credit, tax_rate)
 
     start = _require_aware("period_start", period_start)
     end = _require_aware("period_end", period_end)
@@ -449,23 +454,7 @@ def quote_renewal(
     seats = _require_seats("seats", seats, 1)
     if seats > MAX_SEATS:
         raise InvalidSeatCount(f"A subscription cannot have more than {MAX_SEATS} seats.")
-    _require_money("unit_price", unit_price, InvalidUnitPrice)
-    _require_money("account_credit", account_credit, InvalidAccountCredit)
-    for name, amount in (("unit_price", unit_price), ("account_credit", account_credit)):
-        if amount.amount > MAX_UNIT_PRICE:
-            raise InvalidUnitPrice(f"{name} {amount} is larger than the portal handles.")
-    places = minor_unit_places(account_credit.currency)
-    if account_credit.amount != round_half_up(account_credit.amount, places):
-        # A balance is a sum of rounded entries; a finer one could pay more than it holds.
-        raise InvalidAccountCredit(
-            f"account_credit {account_credit.amount} has more decimals than "
-            f"{account_credit.currency.code} allows ({places})."
-        )
-    try:
-        currency = require_same_currency(unit_price, account_credit)
-    except CurrencyMismatch as error:
-        raise MixedCurrencies(str(error)) from None
-    rate = _require_tax_rate(tax_rate)
+    currency, rate = _require_prices(unit_price, account_credit, tax_rate)
     try:
         with localcontext(_EXACT):
             charge = round_money(seats * unit_price.amount, currency)
