@@ -336,6 +336,7 @@ class _Batch:
 
 class _RenewalRun:
     def __init__(self, *, at: datetime, batch_size: int, gateway: PaymentGateway) -> None:
+        self.left_for_later: set[int] = set()
         self.at = at
         self.batch_size = batch_size
         self.gateway = gateway
@@ -347,6 +348,8 @@ class _RenewalRun:
         return (
             subscriptions_due(at=self.at)
             .filter(pk__gt=cursor)
+            # Left for a later run (no answer, bad data): not asked again in this one.
+            .exclude(pk__in=self.left_for_later)
             .select_related("account", "plan__product")
             .order_by("pk")
         )
@@ -844,6 +847,10 @@ def subscriptions_renew(
     run = _RenewalRun(at=at, batch_size=batch_size, gateway=gateway or get_gateway())
     summary = RenewalSummary(at=at, dry_run=dry_run)
     cursor = 0
+    # A concurrent run's locks (SKIP LOCKED on accounts) can hide a due subscription
+    # from this pass; a few more passes from the start pick up what it left behind.
+    # Bounded, so a gateway that does not answer is not asked again and again.
+    extra_passes, claimed_in_pass = 2, False
     while True:
         if dry_run:
             batch = run.plan(cursor)
@@ -853,7 +860,16 @@ def subscriptions_renew(
                 run.charge(batch)
                 run.record(batch)
         if batch is None:
-            break
+            if dry_run or not claimed_in_pass or extra_passes == 0:
+                break
+            cursor, claimed_in_pass, extra_passes = 0, False, extra_passes - 1
+            continue
+        claimed_in_pass = True
+        run.left_for_later.update(
+            outcome.subscription_id
+            for outcome in batch.outcomes
+            if outcome.action in (UNAVAILABLE, ERROR)
+        )
         for outcome in batch.outcomes:
             summary.add(outcome)
         if progress is not None:
