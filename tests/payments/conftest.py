@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from checkout.gateways import StripeGateway
+from checkout.gateways import SavedCard, StripeGateway
 from checkout.models import Cart, CartLine
+from checkout.services import payment_method_store
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory, SubscriptionFactory
 
@@ -93,6 +94,24 @@ def stripe_card(account, number: str) -> str:
     )
     gateway.client.v1.setup_intents.confirm(setup_intent_id, params={"payment_method": method.id})
     return setup_intent_id
+
+
+def stripe_card_on_file(account, number: str):
+    """A card saved earlier (e.g. a 3-D Secure card authenticated when it was set up),
+    attached to the account's Stripe customer and kept as its card on file."""
+    gateway = StripeGateway()
+    customer = gateway.ensure_customer(account=account)
+    method = gateway.client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    gateway.client.v1.payment_methods.attach(method.id, params={"customer": customer})
+    saved = SavedCard(
+        reference=method.id, brand="Visa", last4=number[-4:], exp_month=12, exp_year=2030
+    )
+    return payment_method_store(account=account, saved=saved, gateway_name="stripe")
 
 
 def localstripe_get(url: str, path: str) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from moneyed import Money
 
-from checkout.gateways import SavedCard, StripeGateway, to_minor_units
+from checkout.gateways import to_minor_units
 from checkout.models import Cart, Order, Payment, PaymentMethod
 from checkout.selectors import cart_review
 from checkout.services import (
@@ -18,11 +18,16 @@ from checkout.services import (
     PaymentRequiresAction,
     PaymentUnavailable,
     order_place,
-    payment_method_store,
 )
 from subscriptions import clock
 from subscriptions.models import SeatChange
-from tests.payments.conftest import STRIPE_KEY, charges_for, localstripe_get, stripe_card
+from tests.payments.conftest import (
+    STRIPE_KEY,
+    charges_for,
+    localstripe_get,
+    stripe_card,
+    stripe_card_on_file,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,21 +43,7 @@ def save_card(client, admin, number: str) -> PaymentMethod:
 
 
 def card_on_file(admin, number: str) -> PaymentMethod:
-    """A card saved earlier (a 3-D Secure card authenticated when it was set up)."""
-    account = admin.memberships.get().account
-    gateway = StripeGateway()
-    customer = gateway.ensure_customer(account=account)
-    method = gateway.client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        }
-    )
-    gateway.client.v1.payment_methods.attach(method.id, params={"customer": customer})
-    saved = SavedCard(
-        reference=method.id, brand="Visa", last4=number[-4:], exp_month=12, exp_year=2030
-    )
-    return payment_method_store(account=account, saved=saved, gateway_name="stripe")
+    return stripe_card_on_file(admin.memberships.get().account, number)
 
 
 def place(admin):
@@ -199,17 +190,22 @@ def test_stripe_not_answering_changes_nothing_and_a_retry_charges_once(
     assert len(charges_for(localstripe_url, Payment.objects.get().reference)) == 1
 
 
-def test_a_lost_answer_after_the_money_moved_is_found_not_charged_again(
-    client, stripe_admin, response_losing_proxy, settings, localstripe_url
-):
-    save_card(client, stripe_admin, "4242424242424242")
-    proxy_url, lost = response_losing_proxy
+def pay_and_lose_the_answer(client, admin, proxy, settings) -> Payment:
+    """Place order through a proxy that lets Stripe take the money and loses its answer."""
+    save_card(client, admin, "4242424242424242")
+    proxy_url, lost = proxy
     settings.STRIPE_API_BASE = proxy_url
     settings.STRIPE_TIMEOUT_SECONDS = 1
     with pytest.raises(PaymentUnavailable):
-        place(stripe_admin)
+        place(admin)
     assert lost, "the confirm call went through the proxy"
-    attempt = Payment.objects.get()
+    return Payment.objects.get()
+
+
+def test_a_lost_answer_after_the_money_moved_is_found_not_charged_again(
+    client, stripe_admin, response_losing_proxy, settings, localstripe_url
+):
+    attempt = pay_and_lose_the_answer(client, stripe_admin, response_losing_proxy, settings)
     intent = localstripe_get(localstripe_url, f"/v1/payment_intents/{attempt.reference}")
     assert intent["status"] == "succeeded"  # Stripe took the money; we did not hear it
     assert not Order.objects.exists()
@@ -240,7 +236,6 @@ def test_minor_units_at_the_boundary():
     assert to_minor_units(Money("9301", "JPY")) == 9301
     with pytest.raises(ValueError):
         to_minor_units(Money("0.001", "EUR"))
-    assert isinstance(StripeGateway, type)
 
 
 def refunds_for(url: str, payment_intent: str) -> list[dict]:
@@ -254,13 +249,7 @@ def test_a_lost_answer_then_a_changed_review_refunds_the_first_payment(
     """The money moved, the answer was lost, then the quote changed: paid once in the end."""
     from subscriptions.models import CreditLedgerEntry
 
-    save_card(client, stripe_admin, "4242424242424242")
-    proxy_url, _ = response_losing_proxy
-    settings.STRIPE_API_BASE = proxy_url
-    settings.STRIPE_TIMEOUT_SECONDS = 1
-    with pytest.raises(PaymentUnavailable):
-        place(stripe_admin)
-    first = Payment.objects.get()
+    first = pay_and_lose_the_answer(client, stripe_admin, response_losing_proxy, settings)
     settings.STRIPE_API_BASE = localstripe_url
     account = stripe_admin.memberships.get().account
     CreditLedgerEntry.objects.create(account=account, amount=Money("5", "EUR"), reason="goodwill")
@@ -300,12 +289,7 @@ def test_the_reconciliation_sweep_closes_what_was_left_open(
     """A lost answer and an admin who never came back: the sweep places the order."""
     from checkout.services import payments_reconcile
 
-    save_card(client, stripe_admin, "4242424242424242")
-    proxy_url, _ = response_losing_proxy
-    settings.STRIPE_API_BASE = proxy_url
-    settings.STRIPE_TIMEOUT_SECONDS = 1
-    with pytest.raises(PaymentUnavailable):
-        place(stripe_admin)
+    pay_and_lose_the_answer(client, stripe_admin, response_losing_proxy, settings)
     settings.STRIPE_API_BASE = localstripe_url
     time_machine.move_to(clock.now() + __import__("datetime").timedelta(minutes=11))
     assert payments_reconcile()["placed"] == 1

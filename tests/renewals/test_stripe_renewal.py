@@ -9,36 +9,17 @@ import pytest
 from django.utils import timezone
 from moneyed import Money
 
-from checkout.gateways import SavedCard, StripeGateway
 from checkout.models import Order, Payment
 from checkout.renewals import renewal_token, subscriptions_renew
-from checkout.services import payment_method_store
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory
-from tests.payments.conftest import charges_for, localstripe_get
+from tests.payments.conftest import charges_for, localstripe_get, stripe_card_on_file
 from tests.renewals.conftest import subscribe
 
 pytestmark = pytest.mark.django_db
-
-
-def stripe_card_on_file(account, number: str):
-    """A card saved earlier through Stripe.js, attached to the account's Stripe customer."""
-    gateway = StripeGateway()
-    customer = gateway.ensure_customer(account=account)
-    method = gateway.client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        }
-    )
-    gateway.client.v1.payment_methods.attach(method.id, params={"customer": customer})
-    saved = SavedCard(
-        reference=method.id, brand="Visa", last4=number[-4:], exp_month=12, exp_year=2030
-    )
-    return payment_method_store(account=account, saved=saved, gateway_name="stripe")
 
 
 @pytest.fixture
