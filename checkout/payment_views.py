@@ -63,7 +63,6 @@ def _settled(request: HttpRequest, payment: Payment) -> HttpResponse | None:
 
 
 @billing_admin_required
-@require_http_methods(["GET", "POST"])
 def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
     """The bank asks the admin to confirm the payment before the order is placed.
 
@@ -71,7 +70,12 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
     "Fail". Stripe: Stripe.js runs the bank's step in the browser and posts
     back; the server then asks Stripe how it went. Leaving changes nothing.
     """
-    payment = _account_payment(request, payment_id)
+    # The id first: another account's payment is not found, whatever the method.
+    return _authenticate(request, _account_payment(request, payment_id))
+
+
+@require_http_methods(["GET", "POST"])
+def _authenticate(request: HttpRequest, payment: Payment) -> HttpResponse:
     if payment.status != Payment.Status.SUCCEEDED and (settled := _settled(request, payment)):
         return settled
     if payment.status == Payment.Status.PROCESSING:

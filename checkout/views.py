@@ -51,8 +51,15 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 
 @billing_admin_required
-@require_POST
 def cart_line_delete(request: HttpRequest, line_id: int) -> HttpResponse:
+    # The id first: another account's line is not found, whatever the method.
+    if not CartLine.objects.filter(cart__account=request.account, pk=line_id).exists():
+        raise Http404
+    return _cart_line_delete(request, line_id)
+
+
+@require_POST
+def _cart_line_delete(request: HttpRequest, line_id: int) -> HttpResponse:
     try:
         cart_line_remove(account=request.account, line_id=line_id)
     except (Cart.DoesNotExist, CartLine.DoesNotExist):
@@ -192,10 +199,15 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 @billing_admin_required
-@require_GET
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     """The receipt; right after Place order it is the confirmation page too."""
+    # The number first: another account's order is not found, whatever the method.
     order = get_object_or_404(
         Order.objects.prefetch_related("lines", "payments"), account=request.account, number=number
     )
+    return _order_detail(request, order)
+
+
+@require_GET
+def _order_detail(request: HttpRequest, order: Order) -> HttpResponse:
     return render(request, "checkout/order.html", {"order": order, "lines": order.lines.all()})

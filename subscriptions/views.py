@@ -93,7 +93,6 @@ def _seats_or_none(raw) -> int | None:
 
 
 @billing_admin_required
-@require_http_methods(["GET", "POST"])
 def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the number of licenses, see what it does today, add it to the cart.
 
@@ -101,7 +100,12 @@ def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
     back with the new number and its preview; nothing is saved until
     "Add to cart".
     """
-    subscription = _editable_subscription(request, pk)
+    # The id first: another account's subscription is not found, whatever the method.
+    return _subscription_edit(request, _editable_subscription(request, pk))
+
+
+@require_http_methods(["GET", "POST"])
+def _subscription_edit(request: HttpRequest, subscription: Subscription) -> HttpResponse:
     assigned = subscription.assigned_seats
     form_kwargs = {"subscription": subscription, "assigned_seats": assigned}
     line = CartLine.objects.filter(cart__account=request.account, subscription=subscription).first()
@@ -161,10 +165,14 @@ def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @billing_admin_required
-@require_GET
 def subscription_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The live preview fragment the edit page asks for as the number changes."""
-    subscription = _editable_subscription(request, pk)
+    # The id first: another account's subscription is not found, whatever the method.
+    return _subscription_preview(request, _editable_subscription(request, pk))
+
+
+@require_GET
+def _subscription_preview(request: HttpRequest, subscription: Subscription) -> HttpResponse:
     seats = _seats_or_none(request.GET.get("seats", ""))
     context = {"subscription": subscription, **_preview(subscription, seats)}
     if seats is None:

@@ -334,45 +334,6 @@ def test_an_admin_of_two_accounts_switches_between_them(signed_in, admin, remote
 # -- Another account's things, GET safety, CSRF -------------------------------------------
 
 
-def test_another_accounts_subscription_line_and_order_are_not_found(
-    frozen_now, client, remote_support
-):
-    intruder = MembershipFactory(account__name="Intruder Ltd").user
-    line = put_in_cart(remote_support, 7)
-    order = Order.objects.create(
-        number="BC-1",
-        account=remote_support.account,
-        placed_at=AT,
-        effective_at=AT,
-        idempotency_key="k",
-        tax_kind="domestic",
-        tax_rate=19,
-        **{
-            name: Money(0, "EUR")
-            for name in (
-                "credit",
-                "charge",
-                "subtotal",
-                "tax",
-                "total",
-                "credit_applied",
-                "credit_added",
-                "amount_due",
-            )
-        },
-    )
-    client.force_login(intruder)
-    for method, url in [
-        ("get", edit_url(remote_support)),
-        ("post", edit_url(remote_support)),
-        ("get", reverse("subscriptions:preview", args=[remote_support.pk]) + "?seats=7"),
-        ("post", reverse("checkout:cart_line_remove", args=[line.pk])),
-        ("get", reverse("checkout:order", args=[order.number])),
-    ]:
-        assert getattr(client, method)(url).status_code == 404, url
-    assert CartLine.objects.filter(pk=line.pk).exists()
-
-
 def test_gets_change_nothing(frozen_now, signed_in, remote_support):
     put_in_cart(remote_support, 7)
     token = Cart.objects.get().checkout_token
