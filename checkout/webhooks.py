@@ -83,40 +83,65 @@ def _payment_intent_event(event_type: str, intent: dict, created: datetime):
     )
     if payment is None:
         return "unknown payment", None
+    if event_type == "payment_intent.succeeded":
+        return _payment_intent_succeeded(payment, created)
+    return _payment_intent_failed(payment, intent, created)
+
+
+def _payment_intent_succeeded(payment: Payment, created: datetime):
+    """Stripe never moves a PaymentIntent on from succeeded, so this event is the truth
+    whenever it arrives: even after a failure event of the same second (events carry
+    whole seconds) or a newer one delivered first."""
+    fields = ["updated_at"]
+    if payment.last_event_at is None or created > payment.last_event_at:
+        payment.last_event_at = created
+        fields.append("last_event_at")
+    completion = None
+    if payment.status in (
+        Payment.Status.PROCESSING,
+        Payment.Status.REQUIRES_ACTION,
+        Payment.Status.FAILED,
+        Payment.Status.CANCELED,
+    ):
+        # Money was taken (even for an attempt we had given up): record the truth.
+        # Completing places the order if its review still holds, else refunds.
+        payment.status = Payment.Status.SUCCEEDED
+        payment.failure_reason = ""
+        fields += ["status", "failure_reason"]
+        # A checkout's payment completes its order here; a renewal's belongs to the
+        # renewal run, which records it (and retries with the same key) itself.
+        is_checkout = not payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
+        completion = payment if payment.order_id is None and is_checkout else None
+    payment.save(update_fields=fields)
+    return "payment succeeded", completion
+
+
+def _payment_intent_failed(payment: Payment, intent: dict, created: datetime):
     if payment.last_event_at and created <= payment.last_event_at:
         return "stale event", None  # out of order: an older event never moves it backwards
+    succeeded_seen = StripeEvent.objects.filter(
+        type="payment_intent.succeeded", payload__data__object__id=payment.reference
+    ).exists()
+    if succeeded_seen:
+        # Succeeded is final at Stripe: this failure is an earlier attempt's, delivered late.
+        return "stale event", None
     payment.last_event_at = created
     fields = ["last_event_at", "updated_at"]
-    completion = None
-    if event_type == "payment_intent.succeeded":
-        if payment.status in (
-            Payment.Status.PROCESSING,
-            Payment.Status.REQUIRES_ACTION,
-            Payment.Status.FAILED,
-            Payment.Status.CANCELED,
-        ):
-            # Money was taken (even for an attempt we had given up): record the truth.
-            # Completing places the order if its review still holds, else refunds.
-            payment.status = Payment.Status.SUCCEEDED
-            fields.append("status")
-            # A checkout's payment completes its order here; a renewal's belongs to the
-            # renewal run, which records it (and retries with the same key) itself.
-            is_checkout = not payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
-            completion = payment if payment.order_id is None and is_checkout else None
-        result = "payment succeeded"
-    else:
-        error = intent.get("last_payment_error") or {}
-        reason = str(error.get("decline_code") or error.get("code") or "payment_failed")
-        if payment.status == Payment.Status.SUCCEEDED and payment.order_id:
-            # A late failure of a placed order: staff must see and follow it up.
+    error = intent.get("last_payment_error") or {}
+    reason = str(error.get("decline_code") or error.get("code") or "payment_failed")
+    if payment.status == Payment.Status.SUCCEEDED:
+        # We were told it succeeded and the money is recorded as taken: the payment
+        # keeps that status; a placed order shows the disagreement for staff to follow up.
+        result = "stale event"
+        if payment.order_id:
             payment.order.payment_problem = f"Payment failed after the order was placed: {reason}"
             payment.order.save(update_fields=["payment_problem"])
             result = "late failure recorded"
-        else:
-            result = "payment failed"
+    else:
+        result = "payment failed"
         if payment.status != Payment.Status.REFUNDED:
             payment.status = Payment.Status.FAILED
             payment.failure_reason = reason
             fields += ["status", "failure_reason"]
     payment.save(update_fields=fields)
-    return result, completion
+    return result, None
