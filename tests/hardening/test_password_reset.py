@@ -1,0 +1,85 @@
+"""Hardening 7: asking for a password reset never tells whether an address has an account.
+
+The answer (status, redirect, the page after it) is the same for a known, an unknown
+and an inactive address; only the known, active one gets an email, sent to the address
+on file rather than to the spelling that was typed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def ask_for_reset(client, email: str, **headers):
+    return client.post(reverse("password_reset"), {"email": email}, **headers)
+
+
+def visible_page(response) -> str:
+    """The page as a visitor compares it: each render carries a fresh CSRF token."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+@pytest.fixture
+def anna(db):
+    return UserFactory(email="anna@acme.example")
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_known_and_unknown_addresses_get_the_same_answer(client, anna, language):
+    known = ask_for_reset(client, "anna@acme.example", HTTP_ACCEPT_LANGUAGE=language)
+    unknown = ask_for_reset(client, "nobody@acme.example", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"] == reverse("password_reset_done")
+    known_page = client.get(known["Location"], HTTP_ACCEPT_LANGUAGE=language)
+    unknown_page = client.get(unknown["Location"], HTTP_ACCEPT_LANGUAGE=language)
+    assert known_page.status_code == unknown_page.status_code == 200
+    assert visible_page(known_page) == visible_page(unknown_page)
+    sent_text = {
+        "en": "If an account uses this address, we have sent it a link",
+        "de": "Falls ein Benutzer diese Adresse verwendet",
+    }[language]
+    assert sent_text in visible_page(unknown_page)
+    assert "nobody@acme.example" not in visible_page(unknown_page)
+
+
+def test_only_the_known_address_gets_an_email(client, anna):
+    ask_for_reset(client, "nobody@acme.example")
+    assert mail.outbox == []
+
+    ask_for_reset(client, "anna@acme.example")
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]
+    assert "/accounts/reset/" in mail.outbox[0].body
+
+
+def test_an_inactive_login_is_answered_like_an_unknown_one_and_gets_nothing(client):
+    UserFactory(email="left@acme.example", is_active=False)
+
+    inactive = ask_for_reset(client, "left@acme.example")
+    unknown = ask_for_reset(client, "nobody@acme.example")
+
+    assert inactive.status_code == unknown.status_code == 302
+    assert inactive["Location"] == unknown["Location"]
+    assert mail.outbox == []
+
+
+def test_the_link_goes_to_the_address_on_file_not_the_spelling_typed(client, anna):
+    ask_for_reset(client, "  ANNA@Acme.Example ")
+
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]
+
+
+def test_a_malformed_address_gets_the_same_form_error_whoever_asks(client, anna):
+    response = ask_for_reset(client, "anna@")
+
+    assert response.status_code == 200
+    assert "Enter a valid email address." in response.content.decode()
+    assert mail.outbox == []
