@@ -19,7 +19,10 @@ the gateway reports as not yet confirmed.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import random
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -190,6 +193,23 @@ class SandboxGateway:
         return ChargeResult(result.status, reference, result.failure_reason, result.client_secret)
 
 
+def _rate_limit_retry(error: stripe.RateLimitError) -> bool:
+    """Whether to try a 429 again ourselves.
+
+    The library retries on its own only when Stripe says ``Stripe-Should-Retry: true``
+    (a lock timeout); a plain rate limit comes back without that header and is worth
+    another try after a pause. ``false`` means Stripe says it would not help.
+    """
+    headers = {name.lower(): value for name, value in (error.headers or {}).items()}
+    return "stripe-should-retry" not in headers
+
+
+def _backoff_seconds(retry: int) -> float:
+    """As the library waits between its own retries: 0.5 s doubling, at most 5 s, jittered."""
+    ceiling = min(0.5 * 2**retry, 5.0)
+    return max(0.5, ceiling * random.uniform(0.5, 1.0))  # noqa: S311 (not cryptographic)
+
+
 class StripeGateway:
     """Stripe through its official library; Stripe.js collects the card in the browser."""
 
@@ -204,16 +224,22 @@ class StripeGateway:
         )
 
     def _call(self, method, *args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
-            raise GatewayUnavailable(str(error)) from error
-        except stripe.APIError as error:  # 5xx after the library's retries
-            raise GatewayUnavailable(str(error)) from error
-        except stripe.CardError:
-            raise
-        except stripe.StripeError as error:  # e.g. a deleted customer, an amount too small
-            raise GatewayRefused(error.code or "stripe_error", str(error)) from error
+        for retry in itertools.count():  # bounded: only a 429 goes round again
+            try:
+                return method(*args, **kwargs)
+            except stripe.RateLimitError as error:
+                if retry < settings.STRIPE_MAX_NETWORK_RETRIES and _rate_limit_retry(error):
+                    time.sleep(_backoff_seconds(retry))
+                    continue  # the same arguments: the same idempotency key
+                raise GatewayUnavailable(str(error)) from error
+            except stripe.APIConnectionError as error:
+                raise GatewayUnavailable(str(error)) from error
+            except stripe.APIError as error:  # 5xx after the library's retries
+                raise GatewayUnavailable(str(error)) from error
+            except stripe.CardError:
+                raise
+            except stripe.StripeError as error:  # e.g. a deleted customer, an amount too small
+                raise GatewayRefused(error.code or "stripe_error", str(error)) from error
 
     # -- customers and cards --------------------------------------------------------
 
