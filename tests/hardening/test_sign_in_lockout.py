@@ -7,12 +7,14 @@ the right password is refused until the cool-off has passed and accepted after i
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.management import call_command
 from django.urls import reverse
 
 from tests.factories import PASSWORD, UserFactory
@@ -194,3 +196,12 @@ def test_a_few_typos_do_not_lock_anyone_out(client, admin):
         assert sign_in(client, "anna@acme.example", WRONG).status_code == 200
     assert sign_in(client, "anna@acme.example", PASSWORD).status_code == 302
     assert is_signed_in(client)
+
+
+def test_operations_can_lift_a_pause_early_as_the_readme_says(client, admin):
+    fail_five_times(client, "Anna@Acme.example", ip="192.0.2.1")
+    assert sign_in(client, "anna@acme.example", PASSWORD, ip="192.0.2.2").status_code == 429
+
+    call_command("axes_reset_username", "anna@acme.example", stdout=io.StringIO())
+
+    assert sign_in(client, "anna@acme.example", PASSWORD, ip="192.0.2.2").status_code == 302
