@@ -48,6 +48,16 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench`: the portal under load against the floor of its own stack, in one run
+# (README.md, "Benchmarks"): gunicorn with 2 sync workers on a PostgreSQL database of its
+# own, Place order, Billing Center and review against the floor views of bench/floor.py,
+# pgbench, and bench/renewals.py. Prints one table, writes bench/results/latest.json.
+# BENCH_SECONDS=60 measures longer; BENCH_OPTS=--quick is a one-minute smoke run.
+BENCH_OPTS ?=
+.PHONY: bench
+bench: $(VENV)/.installed
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/run.py $(BENCH_OPTS)
+
 # `make bench-renewals`: renew 100,000 due subscriptions with the sandbox gateway in a
 # PostgreSQL database of its own (created and dropped on the server of TEST_DATABASE_URL);
 # prints subscriptions per second and peak RSS, writes bench/results/renewals.json.
