@@ -8,8 +8,9 @@ a ``Fraction``) and get a ``Money`` back.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
+from functools import cache
 
 from moneyed import Currency, Money, get_currency
 
@@ -20,8 +21,12 @@ class CurrencyMismatch(ValueError):
 
 def minor_unit_places(currency: Currency | str) -> int:
     """Decimal places of the currency's minor unit: EUR 2, JPY 0, KWD 3."""
-    if isinstance(currency, str):
-        currency = get_currency(currency)
+    return _places(currency.code if isinstance(currency, Currency) else currency)
+
+
+@cache
+def _places(code: str) -> int:
+    currency = get_currency(code)
     places = round(math.log10(currency.sub_unit)) if currency.sub_unit else 0
     return max(places, 0)
 
@@ -32,12 +37,21 @@ def round_half_up(value: Decimal | Fraction | int, places: int) -> Decimal:
     Works on ``Fraction`` so that a ratio of durations is never rounded
     before the one rounding of the line it belongs to.
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        # The same rounding without leaving Decimal (a renewal run does this 100,000s of
+        # times): precise enough for every digit of the value, so quantize is exact.
+        _, digits, exponent = value.as_tuple()
+        context = Context(prec=len(digits) + abs(exponent) + places + 2)
+        rounded = value.quantize(_unit(places), rounding=ROUND_HALF_UP, context=context)
+        return rounded if rounded else rounded.copy_abs()  # never "-0.00"
     exact = Fraction(value)
     scaled = abs(exact) * 10**places
     units = math.floor(scaled + Fraction(1, 2))
     if exact < 0:
         units = -units
-    return Decimal(units).scaleb(-places)
+    return Decimal(units).scaleb(-places, context=Context(prec=len(str(abs(units))) + 1))
 
 
 def round_money(value: Decimal | Fraction | int, currency: Currency | str) -> Money:
@@ -47,7 +61,12 @@ def round_money(value: Decimal | Fraction | int, currency: Currency | str) -> Mo
     places = minor_unit_places(currency)
     amount = round_half_up(value, places)
     # Keep a fixed exponent so that Money("0", "EUR") prints as 0.00.
-    return Money(amount.quantize(Decimal(1).scaleb(-places)), currency)
+    return Money(amount.quantize(_unit(places)), currency)
+
+
+@cache
+def _unit(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
 
 
 def zero(currency: Currency | str) -> Money:

@@ -458,7 +458,8 @@ def quote_renewal(
     try:
         with localcontext(_EXACT):
             charge = round_money(seats * unit_price.amount, currency)
-            tax = round_money(Fraction(charge.amount) * Fraction(rate) / 100, currency)
+            # A percentage of a rounded amount: a product of two decimals, exact.
+            tax = round_money((charge.amount * rate).scaleb(-2), currency)
             total = charge + tax
             credit_applied, amount_due, credit_added = settle_total(total, account_credit)
     except (Inexact, InvalidOperation):

@@ -115,6 +115,27 @@ def test_round_half_up_agrees_with_decimal_round_half_up(value, places):
     assert round_half_up(value, places) == expected
 
 
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 2, 3]),
+)
+def test_a_decimal_rounds_as_the_same_value_as_a_fraction_would(value, places):
+    # Decimals take a faster path than fractions; both are the one rule.
+    assert round_half_up(value, places) == round_half_up(Fraction(value), places)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1E+5"), "100000.00"),  # a positive exponent keeps every digit
+        (Decimal("123456789012345678901234567890.005"), "123456789012345678901234567890.01"),
+        (Decimal("-0.004"), "0.00"),  # never a negative zero on a receipt
+    ],
+)
+def test_round_half_up_edges(value, expected):
+    assert str(round_half_up(value, 2)) == expected
+
+
 # -- round_money -------------------------------------------------------------------
 
 

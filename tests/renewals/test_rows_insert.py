@@ -1,0 +1,147 @@
+"""The renewal run's own INSERT stores exactly what the ORM would, and refuses a missing column."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.forms.models import model_to_dict
+from moneyed import Money
+
+from checkout.models import Order, Payment
+from checkout.renewals import _money_columns, _payments_insert, _rows_insert
+
+AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+
+
+def _order_fields(account) -> dict:
+    return {
+        "kind": Order.Kind.RENEWAL,
+        "account": account,
+        "placed_by": None,
+        "placed_at": AT,
+        "effective_at": AT,
+        "language": "de",
+        "tax_kind": "domestic",
+        "tax_rate": Decimal("19.00"),
+        "vat_number": "DE123456789",
+        "credit": Money("0.00", "EUR"),
+        "charge": Money("420.00", "EUR"),
+        "subtotal": Money("420.00", "EUR"),
+        "tax": Money("79.80", "EUR"),
+        "total": Money("499.80", "EUR"),
+        "credit_applied": Money("50.00", "EUR"),
+        "credit_added": Money("0.00", "EUR"),
+        "amount_due": Money("449.80", "EUR"),
+        "payment_method_label": "Visa •••• 4242",
+    }
+
+
+def _stored(order: Order) -> dict:
+    order.refresh_from_db()
+    values = model_to_dict(order, exclude=["id", "number", "idempotency_key"])
+    return {
+        **values,
+        **{
+            f"{name}_currency": str(getattr(order, name).currency)
+            for name in (
+                "credit",
+                "charge",
+                "subtotal",
+                "tax",
+                "total",
+                "credit_applied",
+                "credit_added",
+                "amount_due",
+            )
+        },
+    }
+
+
+def test_an_order_inserted_by_the_run_reads_back_as_one_the_orm_created(account):
+    fields = _order_fields(account)
+    orm = Order.objects.create(number="RN-ORM", idempotency_key="renewal:orm", **fields)
+    money = {name: value for name, value in fields.items() if isinstance(value, Money)}
+    plain = {
+        name: value
+        for name, value in fields.items()
+        if name not in money and name not in {"kind", "account", "placed_by", "placed_at"}
+    }
+    [pk] = _rows_insert(
+        Order,
+        {"kind": Order.Kind.RENEWAL, "placed_by": None, "placed_at": AT},
+        [
+            {
+                "number": "RN-FAST",
+                "idempotency_key": "renewal:fast",
+                "account_id": account.pk,
+                **plain,
+                **_money_columns(**money),
+            }
+        ],
+    )
+    fast = Order.objects.get(pk=pk)
+    assert _stored(fast) == _stored(orm)
+    assert fast.email_status == Order.EmailStatus.PENDING  # the model's default
+
+
+def test_rows_come_back_with_their_ids_in_order(account):
+    fields = _order_fields(account)
+    money = _money_columns(**{k: v for k, v in fields.items() if isinstance(v, Money)})
+    rows = [
+        {
+            "number": f"RN-{n}",
+            "idempotency_key": f"renewal:{n}",
+            "account_id": account.pk,
+            "effective_at": AT,
+            "tax_kind": "domestic",
+            "tax_rate": Decimal(n),
+            **money,
+        }
+        for n in range(5)
+    ]
+    ids = _rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, rows)
+    assert [Order.objects.get(pk=pk).number for pk in ids] == [f"RN-{n}" for n in range(5)]
+
+
+def test_a_not_null_column_nobody_gives_is_refused_and_nothing_is_written(account):
+    money = _money_columns(
+        **{k: v for k, v in _order_fields(account).items() if isinstance(v, Money)}
+    )
+    row = {
+        "number": "RN-1",
+        "idempotency_key": "renewal:1",
+        "account_id": account.pk,
+        "tax_kind": "domestic",
+        "tax_rate": Decimal(19),
+        **money,
+    }  # no effective_at
+    with pytest.raises(ValueError, match="effective_at is not given"):
+        _rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, [row])
+    with pytest.raises(ValueError, match="no column"):
+        _rows_insert(Order, {"placed_at": AT}, [{**row, "effective_at": AT, "colour": "red"}])
+    assert not Order.objects.exists()
+
+
+def test_payments_inserted_by_the_run_get_their_ids_and_keep_their_amounts(account):
+    payments = [
+        Payment(
+            account=account,
+            checkout_token=f"renewal:{n}",
+            idempotency_key=f"renewal:{n}:1",
+            gateway="sandbox",
+            amount=Money(f"{n}.50", "EUR"),
+            quoted_at=AT,
+            fingerprint="",
+            language="de",
+            claimed_until=AT,
+            created_at=AT,
+        )
+        for n in (1, 2)
+    ]
+    _payments_insert(payments)
+    stored = {p.pk: p for p in Payment.objects.all()}
+    assert [stored[p.pk].amount for p in payments] == [Money("1.50", "EUR"), Money("2.50", "EUR")]
+    assert all(stored[p.pk].status == Payment.Status.PROCESSING for p in payments)
+    assert all(stored[p.pk].claimed_until == AT for p in payments)
