@@ -69,10 +69,22 @@ class FloorLog(models.Model):
 
 def floor_tables_create(rows: int) -> None:
     """Create the write floor's two tables, with ``rows`` counters (ids 1 … rows)."""
+    existing = set(connection.introspection.table_names())
     with connection.schema_editor() as editor:
-        editor.create_model(FloorCounter)
-        editor.create_model(FloorLog)
-    FloorCounter.objects.bulk_create(FloorCounter(id=n) for n in range(1, rows + 1))
+        for model in (FloorCounter, FloorLog):
+            if model._meta.db_table not in existing:
+                editor.create_model(model)
+    FloorCounter.objects.bulk_create(
+        (FloorCounter(id=n) for n in range(1, rows + 1)), ignore_conflicts=True
+    )
+
+
+def floor_tables_drop() -> None:
+    existing = set(connection.introspection.table_names())
+    with connection.schema_editor() as editor:
+        for model in (FloorLog, FloorCounter):
+            if model._meta.db_table in existing:
+                editor.delete_model(model)
 
 
 @login_required

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 import re
 import time
 from collections import Counter
@@ -205,7 +206,7 @@ class Recorder:
         values = sorted(self.latencies.get(label, ()))
         if not values:
             return float("nan")
-        rank = max(1, min(len(values), round(fraction * len(values) + 0.5)))
+        rank = max(1, min(len(values), math.ceil(fraction * len(values) - 1e-9)))
         return values[rank - 1]
 
 
