@@ -1,0 +1,476 @@
+"""Issue #6, hardening 14: random histories through the services keep the money invariants.
+
+A hypothesis state machine drives the services a billing admin, support
+staff and the renewal run use — seat changes placed with ``order_place``
+(the card on file, a typed card, a declined card), seats assigned to users,
+account credits and corrections, the clock moving on and
+``subscriptions_renew`` — and after every step checks what finance would:
+
+- the credit ledger sums to the account's balance, never below zero, and
+  each order's entries are exactly its credit added minus its credit applied;
+- every order's lines add up to its totals, each line follows BILLING_RULES.md
+  (credit, charge, tax each rounded once, half up) and the order settles its
+  total against the credit as the rules say;
+- no subscription has fewer licenses than are assigned;
+- each period starts where the previous one ended (a renewal) or at a seat
+  change inside it, its end counted from the billing anchor;
+- no order is paid twice, and no money is taken without an order.
+
+Each example starts from the same clean state: the machine opens a savepoint
+on PostgreSQL when it starts and rolls it back when it ends.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from moneyed import Money
+
+from checkout.gateways import CardDetails, SandboxGateway, SavedCard
+from checkout.models import Cart, Order, OrderLine, Payment, PaymentMethod
+from checkout.renewals import subscriptions_renew
+from checkout.selectors import cart_review
+from checkout.services import PaymentFailed, cart_line_remove, cart_line_set, order_place
+from checkout.services import payment_method_store as card_on_file_replace
+from subscriptions.models import CreditLedgerEntry, Membership, SeatChange, Subscription
+from subscriptions.proration import period_containing, quote_seat_change, settle_total
+from subscriptions.selectors import account_credit_balance
+from subscriptions.services import account_credit_adjust, seat_assign
+from tests.factories import (
+    MembershipFactory,
+    PaymentMethodFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
+
+START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+VAT = Decimal("19")
+EUR = "EUR"
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+ZERO = Money("0.00", EUR)
+# What the examples did, so the test can show it exercised every path it claims to.
+SEEN: Counter[str] = Counter()
+
+
+def cents(value: Decimal) -> Decimal:
+    """BILLING_RULES.md: round once to the minor unit, ties away from zero."""
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def fraction_cents(value: Fraction) -> Decimal:
+    """An exact amount rounded to cents, ties away from zero (no float, no early rounding)."""
+    hundredths = abs(value) * 100
+    rounded = math.floor(hundredths + Fraction(1, 2))
+    return Decimal(rounded if value >= 0 else -rounded) / 100
+
+
+class BillingHistory(RuleBasedStateMachine):
+    """One German account (19 % VAT) with a monthly and a yearly subscription."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.savepoint = transaction.atomic()
+        self.savepoint.__enter__()
+        self.traveller = time_machine.travel(START, tick=False)
+        self.clock = self.traveller.start()
+        self.gateway = SandboxGateway()
+        membership = MembershipFactory(account__country="DE")
+        self.account, self.admin = membership.account, membership.user
+        self.staff = UserFactory(is_staff=True)
+        PaymentMethodFactory(account=self.account)
+        monthly = SubscriptionFactory(
+            account=self.account,
+            seats=10,
+            billing_anchor=datetime(2026, 11, 1, tzinfo=UTC),
+            plan__max_seats=60,
+        )
+        yearly = SubscriptionFactory(
+            account=self.account,
+            seats=4,
+            billing_anchor=datetime(2026, 3, 15, 9, 30, tzinfo=UTC),
+            plan__interval="year",
+            plan__price=Money("123.45", EUR),
+            plan__max_seats=60,
+        )
+        self.subscriptions = [monthly, yearly]
+        # What the model expects, kept apart from what the services write.
+        self.balance = ZERO
+        self.seats = {s.pk: s.seats for s in self.subscriptions}
+        self.assigned = {s.pk: 0 for s in self.subscriptions}
+        self.first_period = {
+            s.pk: (s.billing_anchor, s.current_period_start, s.current_period_end)
+            for s in self.subscriptions
+        }
+
+    def teardown(self) -> None:
+        self.traveller.stop()
+        transaction.set_rollback(True)
+        self.savepoint.__exit__(None, None, None)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        from subscriptions import clock
+
+        return clock.now()
+
+    def fresh(self, index: int) -> Subscription:
+        return Subscription.objects.select_related("plan", "account").get(
+            pk=self.subscriptions[index].pk
+        )
+
+    def written(self) -> tuple:
+        return (
+            Order.objects.count(),
+            SeatChange.objects.count(),
+            CreditLedgerEntry.objects.count(),
+            Payment.objects.filter(status=Payment.Status.SUCCEEDED).count(),
+        )
+
+    def refusal_expected(self, subscription: Subscription, new_seats: int) -> bool:
+        return (
+            new_seats > subscription.plan.max_seats
+            or new_seats < self.assigned[subscription.pk]
+            or new_seats == subscription.seats
+            or self.now() >= subscription.current_period_end
+        )
+
+    def empty_cart(self) -> None:
+        cart = Cart.objects.filter(account=self.account).first()
+        for line in cart.lines.all() if cart else ():
+            cart_line_remove(account=self.account, line_id=line.pk)
+
+    # -- rules ----------------------------------------------------------------------------
+
+    @rule(
+        index=st.sampled_from([0, 1]),
+        new_seats=st.integers(1, 66),
+        other_seats=st.none() | st.integers(1, 66),
+        pay_with=st.sampled_from(["card on file", "typed card", "declined card"]),
+    )
+    def change_seats(self, index, new_seats, other_seats, pay_with):
+        """The billing admin puts one or two seat changes in the cart and places the order."""
+        self.empty_cart()
+        wanted = [(index, new_seats)]
+        if other_seats is not None:
+            wanted.append((1 - index, other_seats))
+        accepted = []
+        for which, seats in wanted:
+            subscription = self.fresh(which)
+            before = self.written()
+            try:
+                cart_line_set(
+                    account=self.account,
+                    subscription=subscription,
+                    new_seats=seats,
+                    assigned_seats=subscription.assignments.count(),
+                )
+            except ValidationError:
+                assert self.refusal_expected(subscription, seats), (subscription.seats, seats)
+                assert self.written() == before
+                below = seats < self.assigned[subscription.pk]
+                SEEN["refused: below assigned" if below else "refused: other rule"] += 1
+                continue
+            assert not self.refusal_expected(subscription, seats), (subscription.seats, seats)
+            accepted.append((subscription, seats))
+        if not accepted:
+            return
+        now = self.now()
+        review = cart_review(account=self.account, at=now)
+        assert review.can_place, (review.problems, review.error)
+        expected = self.expected_change(accepted, now)
+        assert review.quote.amount_due == expected["amount_due"]
+        card = None
+        if pay_with != "card on file":
+            number = GOOD_CARD if pay_with == "typed card" else DECLINED_CARD
+            card = CardDetails(number=number, exp_month=12, exp_year=2030, cvc="123")
+        on_file = PaymentMethod.objects.get(account=self.account, is_default=True)
+        declines = (card.number if card else on_file.last4).endswith("0002")
+        before = self.written()
+        try:
+            order = order_place(
+                account=self.account,
+                placed_by=self.admin,
+                checkout_token=review.cart.checkout_token,
+                quoted_at=now,
+                fingerprint=review.quote.fingerprint(),
+                amount_due=review.quote.amount_due,
+                card=card,
+                gateway=self.gateway,
+            )
+        except PaymentFailed as failed:
+            assert declines and expected["amount_due"].amount > 0, failed.reason
+            assert self.written() == before
+            assert PaymentMethod.objects.get(account=self.account, is_default=True) == on_file
+            SEEN["card declined"] += 1
+            return
+        assert not (declines and expected["amount_due"].amount > 0)
+        for name, amount in expected.items():
+            assert getattr(order, name) == amount, name
+        self.balance += order.credit_added - order.credit_applied
+        SEEN[f"{len(accepted)}-line order {'paid' if order.amount_due else 'free'}"] += 1
+        for subscription, seats in accepted:
+            self.seats[subscription.pk] = seats
+            after = self.fresh(self.subscriptions.index(subscription))
+            assert (after.seats, after.current_period_start) == (seats, now)
+
+    def expected_change(self, accepted, now) -> dict:
+        """The order the model expects: each line by the rules, the total settled once."""
+        total = ZERO
+        for subscription, seats in accepted:
+            line = quote_seat_change(
+                unit_price=subscription.plan.price,
+                interval=subscription.plan.interval,
+                current_seats=self.seats[subscription.pk],
+                new_seats=seats,
+                period_start=subscription.current_period_start,
+                period_end=subscription.current_period_end,
+                at=now,
+                tax_rate=VAT,
+                account_credit=ZERO,
+            )
+            total += line.total
+        credit_applied, amount_due, credit_added = settle_total(total, self.balance)
+        return {
+            "total": total,
+            "credit_applied": credit_applied,
+            "amount_due": amount_due,
+            "credit_added": credit_added,
+        }
+
+    @rule(index=st.sampled_from([0, 1]))
+    def assign_a_seat(self, index):
+        """Support gives a new member one of the licenses, if one is free."""
+        subscription = self.fresh(index)
+        user = MembershipFactory(account=self.account, role=Membership.Role.MEMBER).user
+        try:
+            seat_assign(subscription=subscription, user=user)
+        except ValidationError:
+            assert self.assigned[subscription.pk] >= subscription.seats
+            SEEN["no free license to assign"] += 1
+            return
+        self.assigned[subscription.pk] += 1
+        assert self.assigned[subscription.pk] <= subscription.seats
+
+    @rule(amount=st.integers(-6000, 6000).map(lambda c: Money(Decimal(c) / 100, EUR)))
+    def adjust_credit(self, amount):
+        """Support adds goodwill credit or takes a correction off the balance."""
+        kind = CreditLedgerEntry.Reason.GOODWILL if amount.amount > 0 else "correction"
+        before = self.written()
+        try:
+            account_credit_adjust(
+                account=self.account, amount=amount, kind=kind, reason="test", staff=self.staff
+            )
+        except ValidationError:
+            assert amount.amount == 0 or self.balance + amount < ZERO
+            assert self.written() == before
+            SEEN["correction refused"] += 1
+            return
+        assert amount.amount != 0 and self.balance + amount >= ZERO
+        self.balance += amount
+
+    @rule(declines=st.booleans())
+    def replace_card_on_file(self, declines):
+        """The admin saves another card; one ending 0002 is declined from then on."""
+        card_on_file_replace(
+            account=self.account,
+            saved=SavedCard(
+                reference=f"sandbox_pm_{uuid.uuid4().hex}",
+                brand="Visa",
+                last4="0002" if declines else "4242",
+                exp_month=12,
+                exp_year=2030,
+            ),
+            gateway_name=self.gateway.name,
+        )
+
+    @rule(hours=st.integers(1, 24 * 20))
+    def time_passes(self, hours):
+        self.clock.shift(timedelta(hours=hours))
+
+    @precondition(lambda self: any(s.status != "suspended" for s in self.subscriptions))
+    @rule(hours_after_end=st.integers(0, 24 * 10))
+    def renew(self, hours_after_end):
+        """The clock moves past the next period end and the renewal run starts."""
+        ends = [self.fresh(i).current_period_end for i in range(2)]
+        target = min(ends) + timedelta(hours=hours_after_end)
+        if target > self.now():
+            self.clock.move_to(target)
+        orders_before = set(Order.objects.values_list("pk", flat=True))
+        seats_before = {s.pk: s.seats for s in Subscription.objects.filter(account=self.account)}
+        subscriptions_renew(at=self.now(), gateway=self.gateway)
+        renewed = Order.objects.exclude(pk__in=orders_before)
+        assert all(order.kind == Order.Kind.RENEWAL for order in renewed)
+        for order in renewed:
+            self.balance += order.credit_added - order.credit_applied
+            SEEN["renewal order"] += 1
+        for index in range(2):
+            subscription = self.fresh(index)
+            self.subscriptions[index] = subscription
+            assert subscription.seats == seats_before[subscription.pk]  # a renewal keeps seats
+            SEEN[f"after renewal: {subscription.status}"] += 1
+            if subscription.status == Subscription.Status.ACTIVE:
+                assert subscription.current_period_end > self.now()  # nothing due is left
+
+    # -- invariants -----------------------------------------------------------------------
+
+    @invariant()
+    def ledger_is_the_balance(self):
+        ledger = CreditLedgerEntry.objects.filter(account=self.account)
+        total = ledger.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+        assert Money(total, EUR) == account_credit_balance(account=self.account) == self.balance
+        assert self.balance >= ZERO
+        orders = {o.number: o for o in Order.objects.filter(account=self.account)}
+        by_reference = defaultdict(Decimal)
+        for entry in ledger.exclude(reference=""):
+            by_reference[entry.reference] += entry.amount.amount
+        for reference, amount in by_reference.items():
+            order = orders.get(reference)
+            if order is None:
+                assert amount == 0, f"{reference} holds {amount} without an order"
+            else:
+                assert amount == (order.credit_added - order.credit_applied).amount, reference
+
+    @invariant()
+    def orders_add_up_by_the_rules(self):
+        for order in Order.objects.filter(account=self.account).prefetch_related("lines"):
+            lines = list(order.lines.all())
+            assert lines, order.number
+            for name in ("credit", "charge", "subtotal", "total"):
+                assert (
+                    sum(getattr(line, name).amount for line in lines) == getattr(order, name).amount
+                ), (order.number, name)
+            assert sum(line.tax.amount for line in lines) == order.tax.amount, order.number
+            for line in lines:
+                price = line.unit_price.amount
+                if order.kind == Order.Kind.RENEWAL:
+                    expected_credit = Decimal("0.00")
+                else:
+                    unused = Fraction(
+                        (line.period_end - order.effective_at) // timedelta(microseconds=1),
+                        (line.period_end - line.period_start) // timedelta(microseconds=1),
+                    )
+                    expected_credit = fraction_cents(line.from_seats * Fraction(price) * unused)
+                assert line.credit.amount == expected_credit, order.number
+                assert line.charge.amount == cents(line.to_seats * price), order.number
+                assert line.subtotal.amount == line.charge.amount - line.credit.amount
+                assert line.tax.amount == fraction_cents(
+                    Fraction(line.subtotal.amount) * Fraction(order.tax_rate) / 100
+                ), order.number
+                assert line.total.amount == line.subtotal.amount + line.tax.amount
+            total = order.total.amount
+            if total > 0:
+                assert 0 <= order.credit_applied.amount <= total
+                assert order.amount_due.amount == total - order.credit_applied.amount
+                assert order.credit_added.amount == 0
+            else:
+                assert order.credit_applied.amount == order.amount_due.amount == 0
+                assert order.credit_added.amount == -total
+
+    @invariant()
+    def seats_never_below_assigned(self):
+        for subscription in Subscription.objects.filter(account=self.account):
+            assert (
+                subscription.seats
+                >= subscription.assignments.count()
+                == (self.assigned[subscription.pk])
+            )
+            assert subscription.seats == self.seats[subscription.pk]
+
+    @invariant()
+    def periods_follow_each_other(self):
+        for subscription in Subscription.objects.filter(account=self.account).select_related(
+            "plan"
+        ):
+            anchor, start, end = self.first_period[subscription.pk]
+            seats = None
+            lines = OrderLine.objects.filter(subscription=subscription).select_related("order")
+            changes = {
+                change.order_reference: change
+                for change in SeatChange.objects.filter(subscription=subscription)
+            }
+            for line in lines.order_by("order_id"):
+                order = line.order
+                assert (line.period_start, line.period_end) == (start, end), order.number
+                if order.kind == Order.Kind.RENEWAL:
+                    # Starts where the last period ended; ends where the anchor says.
+                    assert line.new_period_start == end
+                    assert line.from_seats == line.to_seats
+                else:
+                    change = changes.pop(order.number)
+                    assert start <= order.effective_at < end
+                    assert line.new_period_start == order.effective_at == change.at
+                    assert (change.from_seats, change.to_seats) == (line.from_seats, line.to_seats)
+                    anchor = change.at
+                if seats is not None:
+                    assert line.from_seats == seats
+                seats = line.to_seats
+                assert period_containing(
+                    anchor, subscription.plan.interval, line.new_period_start
+                ) == (line.new_period_start, line.new_period_end)
+                start, end = line.new_period_start, line.new_period_end
+            assert changes == {}, "a seat change without its order"
+            assert (subscription.current_period_start, subscription.current_period_end) == (
+                start,
+                end,
+            )
+            assert subscription.billing_anchor == anchor
+
+    @invariant()
+    def no_order_paid_twice(self):
+        paid = Payment.objects.filter(account=self.account, status=Payment.Status.SUCCEEDED)
+        assert not paid.filter(order__isnull=True).exists(), "money taken without an order"
+        by_order = defaultdict(list)
+        for payment in paid:
+            by_order[payment.order_id].append(payment.amount)
+        for order in Order.objects.filter(account=self.account):
+            expected = [order.amount_due] if order.amount_due.amount else []
+            assert by_order.get(order.pk, []) == expected, order.number
+
+
+@pytest.mark.django_db
+def test_random_histories_of_seat_changes_renewals_credits_and_orders_keep_the_invariants():
+    SEEN.clear()
+    run_state_machine_as_test(
+        BillingHistory,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=15,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        ),
+    )
+    # The histories went through every path the invariants are about.
+    for seen in (
+        "1-line order paid",
+        "1-line order free",
+        "2-line order paid",
+        "card declined",
+        "refused: below assigned",
+        "renewal order",
+        "after renewal: past_due",
+        "correction refused",
+    ):
+        assert SEEN[seen], (seen, SEEN)
