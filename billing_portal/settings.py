@@ -206,6 +206,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_IGNORE_RESULT = True
+# Results are kept only for the tasks someone waits for (the shards of a fanned-out
+# renewal run, `renew_subscriptions --fan-out`), in the Redis broker, for a day.
+CELERY_RESULT_BACKEND = (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
+)
+CELERY_RESULT_EXPIRES = 86400
 CELERY_TIMEZONE = "UTC"
 # Task modules that autodiscovery (each app's tasks.py) does not find: the worker loads them.
 CELERY_IMPORTS = ["checkout.renewal_tasks"]
