@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 
@@ -20,4 +21,22 @@ def renew_subscriptions_task() -> dict:
         logger.warning(summary.line())
     else:
         logger.info(summary.line())
+    return summary.as_dict()
+
+
+@shared_task(acks_late=True, ignore_result=False)
+def renew_subscriptions_shard_task(at: str, index: int, count: int, batch_size: int = 1000) -> dict:
+    """One shard of a fanned-out run (``renew_subscriptions --fan-out``): the accounts
+    whose id is ``index`` modulo ``count``. Returns the shard's summary for the command.
+    """
+    summary = subscriptions_renew(
+        at=datetime.fromisoformat(at), batch_size=batch_size, shard=(index, count)
+    )
+    logger.log(
+        logging.WARNING if summary.failed else logging.INFO,
+        "shard %s/%s: %s",
+        index + 1,
+        count,
+        summary.line(),
+    )
     return summary.as_dict()

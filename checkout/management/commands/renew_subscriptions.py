@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from celery import group
+from celery.exceptions import CeleryError
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from kombu.exceptions import KombuError
 
+from checkout.renewal_tasks import renew_subscriptions_shard_task
 from checkout.renewals import (
     ERROR,
     PAST_DUE,
     SUSPENDED,
     UNAVAILABLE,
     RenewalOutcome,
+    RenewalSummary,
     subscriptions_due,
     subscriptions_renew,
 )
 from subscriptions import clock
+
+MAX_FAN_OUT = 64
 
 
 def _instant(value: str) -> datetime:
@@ -61,6 +69,15 @@ class Command(BaseCommand):
             help="Say what would be renewed, charged and canceled; write nothing, charge nothing.",
         )
         parser.add_argument(
+            "--fan-out",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Split the run into N shards by account and send each to a Celery worker "
+            "(CELERY_BROKER_URL); waits for all of them and prints their summary together "
+            "(default: %(default)s, run here).",
+        )
+        parser.add_argument(
             "--batch-size",
             type=int,
             default=1000,
@@ -68,9 +85,15 @@ class Command(BaseCommand):
             help="Subscriptions locked, charged and written together (default: %(default)s).",
         )
 
-    def handle(self, *args, at: str | None, dry_run: bool, batch_size: int, **options) -> None:
+    def handle(
+        self, *args, at: str | None, dry_run: bool, batch_size: int, fan_out: int, **options
+    ) -> None:
         if not 1 <= batch_size <= 100_000:
             raise CommandError("--batch-size must be between 1 and 100000.")
+        if not 1 <= fan_out <= MAX_FAN_OUT:
+            raise CommandError(f"--fan-out must be between 1 and {MAX_FAN_OUT}.")
+        if fan_out > 1 and dry_run:
+            raise CommandError("--dry-run only reads: it runs here, without --fan-out.")
         now = clock.now()
         instant = _instant(at) if at else now
         if instant > now and not dry_run:
@@ -78,6 +101,9 @@ class Command(BaseCommand):
                 f"--at {instant.isoformat()} is in the future: that would charge customers "
                 "before their period ends. Add --dry-run to see what would renew by then."
             )
+        if fan_out > 1:
+            self._fan_out(instant, fan_out, batch_size)
+            return
         verbosity = options["verbosity"]
         interactive = self.stdout.isatty()
         total = subscriptions_due(at=instant).count() if interactive else 0
@@ -104,6 +130,31 @@ class Command(BaseCommand):
         if interactive:
             self.stdout.write("\r\033[K", ending="")
         self.stdout.write(summary.line())
+        if summary.failed:
+            raise CommandError(
+                f"{summary.unavailable + summary.errors} renewal(s) could not be done; "
+                "run again later (a subscription the gateway did not answer for is asked again)."
+            )
+
+    def _fan_out(self, instant: datetime, shards: int, batch_size: int) -> None:
+        """Send one shard task per worker, wait for every shard, print their summary."""
+        if not settings.CELERY_TASK_ALWAYS_EAGER and not settings.CELERY_RESULT_BACKEND:
+            raise CommandError("--fan-out waits for the workers' results: it needs a Redis broker.")
+        tasks = group(
+            renew_subscriptions_shard_task.s(instant.isoformat(), index, shards, batch_size)
+            for index in range(shards)
+        )
+        try:
+            results = tasks.apply_async().get(disable_sync_subtasks=False)
+        except (CeleryError, KombuError, OSError) as error:
+            raise CommandError(
+                f"The shards could not be run ({error}); what was renewed stays renewed, "
+                "run again to finish."
+            ) from error
+        summary = RenewalSummary(at=instant)
+        for result in results:
+            summary.merge(result)
+        self.stdout.write(f"{shards} shards: {summary.line()}")
         if summary.failed:
             raise CommandError(
                 f"{summary.unavailable + summary.errors} renewal(s) could not be done; "
