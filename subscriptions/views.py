@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,6 +27,8 @@ from subscriptions.selectors import (
     is_purchase,
     subscription_seat_change_quote,
 )
+
+ACCOUNT_ID = re.compile(r"[0-9]{1,18}")
 
 
 @billing_admin_required(self_service=False)
@@ -54,11 +58,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def switch_account(request: HttpRequest) -> HttpResponse:
     """Work on another account the user is billing admin of."""
-    try:
-        account_id = int(request.POST.get("account", ""))
-    except ValueError:
-        raise Http404 from None
-    account = get_object_or_404(billing_admin_accounts(user=request.user), pk=account_id)
+    account_id = request.POST.get("account", "").strip()
+    if not ACCOUNT_ID.fullmatch(account_id):  # int() would also take "٣" and "３"
+        raise Http404
+    account = get_object_or_404(billing_admin_accounts(user=request.user), pk=int(account_id))
     request.session[SESSION_ACCOUNT_KEY] = account.pk
     next_url = request.POST.get("next", "")
     safe = next_url.startswith("/") and url_has_allowed_host_and_scheme(

@@ -20,7 +20,9 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import OperationalError
 from moneyed import Money
 
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: "٣" and "３" are refused
+_MAX_DIGITS = 18  # fits a PostgreSQL bigint; longer is a typo (and int() refuses 4,300+ digits)
+_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?")
 
 
 class OperationsCommand(BaseCommand):
@@ -58,7 +60,7 @@ def parse_instant(value: str | datetime | date, *, option: str) -> datetime:
             instant = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise CommandError(
-                f"{option} {value!r} is not an ISO 8601 date or time, such as 2026-11-26 "
+                f"{option} {shown(value)} is not an ISO 8601 date or time, such as 2026-11-26 "
                 "or 2026-11-26T12:00:00Z."
             ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
@@ -76,8 +78,32 @@ def parse_whole_number(value: str | int, *, option: str) -> int:
         return value
     text = str(value).strip()
     if not _WHOLE_NUMBER.fullmatch(text):
-        raise CommandError(f"{option} must be a whole number, such as 7; got {value!r}.")
+        raise CommandError(f"{option} must be a whole number, such as 7; got {shown(value)}.")
+    if len(text.lstrip("+-")) > _MAX_DIGITS:
+        raise CommandError(f"{option} {shown(value)} is too large.")
     return int(text)
+
+
+def parse_seconds(value: str | float | int, *, option: str, maximum: int) -> float:
+    """A number of seconds from 0 to ``maximum``, such as 120 or 0.5 (ASCII digits)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif _SECONDS.fullmatch(str(value).strip()):
+        seconds = float(str(value).strip())
+    else:
+        seconds = None
+    if seconds is None or not 0 <= seconds <= maximum:  # also refuses nan and inf
+        raise CommandError(
+            f"{option} must be a number of seconds from 0 to {maximum}, such as 120; "
+            f"got {shown(value)}."
+        )
+    return seconds
+
+
+def shown(value: object, width: int = 40) -> str:
+    """``value`` quoted for a message, cut so a pasted novel does not fill the screen."""
+    text = repr(str(value)) if not isinstance(value, (int, float)) else repr(value)
+    return text if len(text) <= width else text[: width - 4] + "…' (cut)"
 
 
 def iso_utc(instant: datetime | None) -> str | None:

@@ -13,6 +13,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from checkout.tasks import PendingEmailsDispatch, pending_emails_dispatch, pending_emails_due
+from subscriptions.management.cli import parse_seconds, parse_whole_number
+
+MAX_OLDER_THAN = 366 * 24 * 3600  # a year: older than that, every pending email is due anyway
+MAX_LIMIT = 100_000
 
 
 class Command(BaseCommand):
@@ -29,7 +33,6 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--older-than",
-            type=float,
             default=settings.ORDER_EMAIL_SWEEP_AFTER,
             metavar="SECONDS",
             help="Only orders placed at least this long ago, so the normal path has had its "
@@ -37,14 +40,17 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--limit",
-            type=int,
             default=settings.ORDER_EMAIL_SWEEP_BATCH,
-            help="At most this many orders in one run (default: %(default)s).",
+            help=f"At most this many orders in one run, 1 to {MAX_LIMIT} (default: %(default)s).",
         )
 
-    def handle(self, *args, dry_run: bool, older_than: float, limit: int, **options) -> None:
-        if older_than < 0 or limit < 1:
-            raise CommandError("--older-than must be 0 or more and --limit at least 1.")
+    def handle(self, *args, dry_run: bool, older_than, limit, **options) -> None:
+        # Parsed here rather than by argparse's float/int, which take "nan", "1e400" and
+        # Unicode digits ("٣") and end in a traceback instead of a message.
+        older_than = parse_seconds(older_than, option="--older-than", maximum=MAX_OLDER_THAN)
+        limit = parse_whole_number(limit, option="--limit")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise CommandError(f"--limit must be from 1 to {MAX_LIMIT}; got {limit}.")
         grace = timedelta(seconds=older_than)
         if dry_run:
             due = pending_emails_due(older_than=grace, limit=limit)

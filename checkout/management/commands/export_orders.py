@@ -148,7 +148,11 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options) -> None:
         since = parse_instant(options["since"], option="--since")
-        until = parse_instant(options["until"], option="--until") if options["until"] else None
+        until = (
+            parse_instant(options["until"], option="--until")
+            if options["until"] is not None
+            else None
+        )
         output_format = options["format"]
         if output_format not in ("csv", "json"):
             raise CommandError(f"--format {output_format!r} is not known; use csv or json.")

@@ -38,7 +38,8 @@ class Command(OperationsCommand):
     def handle(self, *args, **options) -> None:
         dry_run = options["dry_run"]
         now = clock.now()
-        at = parse_instant(options["at"], option="--at") if options["at"] else now
+        # An empty --at is a mistake, not "now".
+        at = parse_instant(options["at"], option="--at") if options["at"] is not None else now
         if at > now and not dry_run:
             raise CommandError(
                 f"--at {iso_utc(at)} is in the future: expiring trials before they end would "

@@ -7,6 +7,7 @@ streams through in bounded memory.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from subscriptions.management.cli import (
     iso_utc,
     plain,
     short_utc,
+    shown,
     write_json_array,
 )
 from subscriptions.models import Account, Subscription
@@ -45,7 +47,7 @@ def account_lookup(value: str | int) -> Account:
     """The account named ``value`` (exactly, then ignoring case) or with that id."""
     value = str(value).strip()
     account = Account.objects.filter(name=value).first()
-    if account is None and value.isdigit():
+    if account is None and re.fullmatch(r"[0-9]{1,18}", value):  # ASCII: "٣" is no id
         account = Account.objects.filter(pk=int(value)).first()
     if account is None:
         matches = list(Account.objects.filter(name__iexact=value)[:2])
@@ -56,7 +58,7 @@ def account_lookup(value: str | int) -> Account:
             )
         account = matches[0] if matches else None
     if account is None:
-        raise CommandError(f"No account has the name or id {value!r}.")
+        raise CommandError(f"No account has the name or id {shown(value)}.")
     return account
 
 

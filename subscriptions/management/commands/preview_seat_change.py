@@ -102,7 +102,11 @@ class Command(OperationsCommand):
     def handle(self, *args, **options) -> None:
         subscription_id = parse_whole_number(options["subscription_id"], option="SUBSCRIPTION_ID")
         new_seats = parse_whole_number(options["seats"], option="--seats")
-        at = parse_instant(options["at"], option="--at") if options["at"] else clock.now()
+        at = (
+            parse_instant(options["at"], option="--at")
+            if options["at"] is not None
+            else clock.now()
+        )
         subscription = (
             Subscription.objects.select_related("account", "plan__product")
             .filter(pk=subscription_id)
