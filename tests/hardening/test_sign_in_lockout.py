@@ -16,9 +16,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.core.management import call_command
 from django.urls import reverse
-from playwright.sync_api import expect
 
-from tests.e2e import conftest as e2e
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -209,39 +207,3 @@ def test_operations_can_lift_a_pause_early_as_the_readme_says(client, admin):
     call_command("axes_reset_username", "anna@acme.example", stdout=io.StringIO())
 
     assert sign_in(client, "anna@acme.example", PASSWORD, ip="192.0.2.2").status_code == 302
-
-
-# -- In a real browser -------------------------------------------------------------
-
-browser, open_page = e2e.browser, e2e.open_page  # the browser fixtures of tests/e2e
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("language", "heading", "message"),
-    [
-        ("en", "Signing in is paused", LOCKED_EN),
-        ("de", "Anmeldung vorübergehend gesperrt", LOCKED_DE),
-    ],
-)
-def test_a_locked_out_visitor_sees_the_pause_on_a_phone_and_a_desktop(
-    open_page, language, heading, message
-):
-    UserFactory(email="anna@acme.example")
-    page = open_page(language, e2e.PHONE)
-    refused_by_policy = []
-    page.on(
-        "console",
-        lambda m: "Content Security Policy" in m.text and refused_by_policy.append(m.text),
-    )
-    for _ in range(5):
-        e2e.sign_in(page, "anna@acme.example", WRONG)
-
-    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
-    expect(page.get_by_role("alert")).to_have_text(message + " " + AFTER[language])
-    e2e.screenshot(page, f"locked_out_{language}_390")
-    page.set_viewport_size(e2e.DESKTOP)
-    e2e.screenshot(page, f"locked_out_{language}_1280")
-    page.get_by_role("link", name=FORGOT[language]).click()
-    expect(page).to_have_url(re.compile(reverse("password_reset") + "$"))
-    assert refused_by_policy == []
