@@ -120,6 +120,8 @@ AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
+# Log lines name the email and IP only, and no start-up banner lands in commands' stderr.
+AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS: list[str] = []  # the password is masked regardless
 
 # -- Language and time -------------------------------------------------------
