@@ -12,6 +12,13 @@ fresh process so that its peak RSS is the renewal's alone. Prints
 subscriptions per second and peak RSS, writes bench/results/renewals.json,
 and drops the database.
 
+With ``--celery-workers N`` the same run is fanned out instead: N Celery
+workers (one process each, on the Redis of BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/9, which it empties) each renew one shard of the
+accounts, sent as ``renew_subscriptions --fan-out N`` sends them; it reports
+the wall time from sending the shards to the last result, and the largest
+peak RSS among the workers.
+
 The confirmation email of each renewal order is counted instead of published
 (no broker, no SMTP): the benchmark measures the renewal, not the email.
 """
@@ -241,6 +248,97 @@ def measure(batch_size: int) -> dict:
     }
 
 
+def redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def worker_peak_rss_mb(pid: int) -> float:
+    """The high-water mark of a process's resident memory (VmHWM), while it still runs."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def measure_fanned_out(name: str, workers: int, batch_size: int) -> dict:
+    """N worker processes renew one shard each; this process only sends and waits."""
+    import redis
+    from celery import group
+
+    from billing_portal.celery import app
+    from checkout.models import Order
+    from checkout.renewal_tasks import renew_subscriptions_shard_task
+    from checkout.renewals import RenewalSummary, subscriptions_due
+
+    redis.Redis.from_url(redis_url()).flushdb()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(name),
+        "CELERY_BROKER_URL": redis_url(),
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    processes = [
+        subprocess.Popen(  # noqa: S603 (this interpreter, Celery's own entry point)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bench.renewal_worker",
+                "worker",
+                "--pool",
+                "solo",
+                "-n",
+                f"bench-renewals-{index}@%h",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=environment,
+        )
+        for index in range(workers)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=1.0)) < workers:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise SystemExit("the Celery workers did not start")
+        due = subscriptions_due(at=AT).count()
+        shards = group(
+            renew_subscriptions_shard_task.s(AT.isoformat(), index, workers, batch_size)
+            for index in range(workers)
+        )
+        started = time.perf_counter()
+        results = shards.apply_async().get(disable_sync_subtasks=False)
+        seconds = time.perf_counter() - started
+        rss = [worker_peak_rss_mb(p.pid) for p in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        redis.Redis.from_url(redis_url()).flushdb()
+    summary = RenewalSummary(at=AT)
+    for result in results:
+        summary.merge(result)
+    return {
+        "celery_workers": workers,
+        "due": due,
+        "seconds": round(seconds, 2),
+        "subscriptions_per_second": round(due / seconds, 1),
+        "peak_rss_mb": round(max(rss), 1),
+        "peak_rss_mb_per_worker": [round(value, 1) for value in rss],
+        "summary": summary.as_dict(),
+        "summary_line": summary.line(),
+        "orders": Order.objects.count(),
+        "still_due_after": subscriptions_due(at=AT).count(),
+    }
+
+
 def child(*arguments: str) -> dict:
     """Run a step of the benchmark in a process of its own; it reports JSON on stdout.
 
@@ -260,6 +358,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--celery-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Fan the run out to N Celery workers on Redis (BENCH_REDIS_URL) instead of "
+        "renewing in one process (default: in one process).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     parser.add_argument("--build", metavar="DATABASE", help=argparse.SUPPRESS)
     parser.add_argument("--measure", metavar="DATABASE", help=argparse.SUPPRESS)
@@ -275,7 +381,10 @@ def main() -> None:
         django_setup(args.measure)
         import django
 
-        report = measure(args.batch_size)
+        if args.celery_workers:
+            report = measure_fanned_out(args.measure, args.celery_workers, args.batch_size)
+        else:
+            report = measure(args.batch_size)
         report["django"] = django.get_version()
         print(json.dumps(report))
         return
@@ -290,13 +399,23 @@ def main() -> None:
             f"built in {built['build_seconds']:.0f} s; renewing with the sandbox gateway …",
             flush=True,
         )
-        result = child("--measure", name, "--batch-size", str(args.batch_size))
+        if args.celery_workers:
+            os.environ["CELERY_BROKER_URL"] = redis_url()  # the measuring child sends through it
+        result = child(
+            "--measure",
+            name,
+            "--batch-size",
+            str(args.batch_size),
+            "--celery-workers",
+            str(args.celery_workers),
+        )
     finally:
         if not args.keep:
             admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     report = {
-        "benchmark": "renew_subscriptions (checkout.renewals.subscriptions_renew), sandbox gateway",
+        "benchmark": "renew_subscriptions (checkout.renewals.subscriptions_renew), sandbox gateway"
+        + (f", fanned out to {args.celery_workers} Celery workers" if args.celery_workers else ""),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "subscriptions": args.subscriptions,
         "batch_size": args.batch_size,
@@ -313,11 +432,16 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(result["summary_line"])
+    where = (
+        f"by {args.celery_workers} Celery workers (largest peak RSS of one worker: "
+        f"{result['peak_rss_mb']} MB)"
+        if args.celery_workers
+        else f"in one process (peak RSS {result['peak_rss_mb']} MB, "
+        f"{result['rss_before_run_mb']} MB before the run, {result['batches']} batches)"
+    )
     print(
         f"{result['due']:,} due subscriptions renewed in {result['seconds']} s: "
-        f"{result['subscriptions_per_second']:,} subscriptions/s, "
-        f"peak RSS {result['peak_rss_mb']} MB "
-        f"({result['rss_before_run_mb']} MB before the run), {result['batches']} batches"
+        f"{result['subscriptions_per_second']:,} subscriptions/s, {where}"
     )
     print(f"written to {RESULTS.relative_to(ROOT)}")
 
