@@ -164,7 +164,8 @@ class BillingHistory(RuleBasedStateMachine):
 
     @rule(
         index=st.sampled_from([0, 1]),
-        new_seats=st.integers(1, 66),
+        # Mostly few licenses, so that going below the assigned ones is tried too.
+        new_seats=st.integers(1, 12) | st.integers(1, 66),
         other_seats=st.none() | st.integers(1, 66),
         pay_with=st.sampled_from(["card on file", "typed card", "declined card"]),
     )
@@ -258,19 +259,20 @@ class BillingHistory(RuleBasedStateMachine):
             "credit_added": credit_added,
         }
 
-    @rule(index=st.sampled_from([0, 1]))
-    def assign_a_seat(self, index):
-        """Support gives a new member one of the licenses, if one is free."""
+    @rule(index=st.sampled_from([0, 1]), users=st.integers(1, 4))
+    def assign_seats(self, index, users):
+        """Support gives new members licenses, as long as one is free."""
         subscription = self.fresh(index)
-        user = MembershipFactory(account=self.account, role=Membership.Role.MEMBER).user
-        try:
-            seat_assign(subscription=subscription, user=user)
-        except ValidationError:
-            assert self.assigned[subscription.pk] >= subscription.seats
-            SEEN["no free license to assign"] += 1
-            return
-        self.assigned[subscription.pk] += 1
-        assert self.assigned[subscription.pk] <= subscription.seats
+        for _ in range(users):
+            user = MembershipFactory(account=self.account, role=Membership.Role.MEMBER).user
+            try:
+                seat_assign(subscription=subscription, user=user)
+            except ValidationError:
+                assert self.assigned[subscription.pk] >= subscription.seats
+                SEEN["no free license to assign"] += 1
+                return
+            self.assigned[subscription.pk] += 1
+            assert self.assigned[subscription.pk] <= subscription.seats
 
     @rule(amount=st.integers(-6000, 6000).map(lambda c: Money(Decimal(c) / 100, EUR)))
     def adjust_credit(self, amount):
