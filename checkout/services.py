@@ -225,6 +225,7 @@ def _payment_claim(
         if amount_due.amount <= 0:
             # Nothing to charge: quote, check and write in this one transaction.
             review = _review_as_seen(account, checkout_token, quoted_at, fingerprint)
+            _require_reviewed_amount(review, amount_due)
             return _order_write(
                 account=account,
                 review=review,
@@ -305,7 +306,11 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
             account = Account.objects.select_for_update().get(pk=payment.account_id)
             placed = Order.objects.filter(account=account, idempotency_key=payment.checkout_token)
             if order := placed.first():
-                if payment.status == Payment.Status.SUCCEEDED and payment.order_id != order.pk:
+                # Decided on the stored row, not on the caller's copy: a copy read before
+                # this order was written (a webhook racing the admin's return from the
+                # bank) has no order yet, though it is the payment that paid for it.
+                paid_this_order = Payment.objects.filter(pk=payment.pk, order=order).exists()
+                if payment.status == Payment.Status.SUCCEEDED and not paid_this_order:
                     # A second payment for an order already paid: give it back.
                     transaction.on_commit(
                         lambda: _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
@@ -314,6 +319,7 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
             review = _review_as_seen(
                 account, payment.checkout_token, payment.quoted_at, payment.fingerprint
             )
+            _require_reviewed_amount(review, payment.amount)
             result = _payment_take(payment=payment, gateway=gateway)
             if not result.succeeded:
                 raise _NotPaid(result)
@@ -550,6 +556,12 @@ def _review_as_seen(
         raise ReviewOutdated("The quote changed after the review.", review=review)
     _require_period_running(review)
     return review
+
+
+def _require_reviewed_amount(review: CartReview, amount_due: Money) -> None:
+    """The amount the payment was opened for is the one the quote under lock says is due."""
+    if review.quote.amount_due != amount_due:
+        raise ReviewOutdated("The amount due is not the reviewed one.", review=review)
 
 
 def _require_period_running(review: CartReview) -> None:

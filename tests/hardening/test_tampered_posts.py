@@ -276,13 +276,6 @@ def test_another_accounts_review_token_does_not_place_its_order(
         pytest.param({"due": "274.89", "currency": "JPY"}, id="another-currency"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="App bug, reported to the lead: order_place compares the review's fingerprint "
-    "under lock but not the signed amount the payment is opened for (checkout/services.py); "
-    "remove this mark with the fix.",
-)
 def test_a_re_signed_amount_is_never_what_is_charged(signed_in, account, remote_support, change):
     """The amount due travels signed; re-signed with the server's key (as a leaked key
     would allow) the order is placed for the server's total and charged exactly that,

@@ -403,14 +403,6 @@ def test_a_failure_reported_for_a_payment_we_were_told_succeeded_keeps_it_succee
     assert placed.order == order
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "checkout/services.py payment_complete decides 'a second payment for an order "
-        "already paid' from the caller's in-memory payment.order_id, not the row under "
-        "the lock: the webhook's copy refunds the order the admin's return just placed"
-    ),
-)
 @pytest.mark.django_db
 def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_paid(
     client,
