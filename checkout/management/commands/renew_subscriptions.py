@@ -7,12 +7,12 @@ at once: each period is renewed, and charged, at most once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from celery import group
 from celery.exceptions import CeleryError
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from kombu.exceptions import KombuError
 
 from checkout.renewal_tasks import renew_subscriptions_shard_task
@@ -27,23 +27,12 @@ from checkout.renewals import (
     subscriptions_renew,
 )
 from subscriptions import clock
+from subscriptions.management.cli import OperationsCommand, parse_instant, parse_whole_number
 
 MAX_FAN_OUT = 64
 
 
-def _instant(value: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(
-            f"--at {value!r} is not an ISO 8601 instant, such as 2026-12-01T00:00:00Z."
-        ) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant
-
-
-class Command(BaseCommand):
+class Command(OperationsCommand):
     help = (
         "Renew every active subscription whose billing period has ended (and every past-due "
         "one whose retry is due): start its next period, counted from the billing anchor, and "
@@ -70,8 +59,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--fan-out",
-            type=int,
-            default=1,
+            default="1",
             metavar="N",
             help="Split the run into N shards by account and send each to a Celery worker "
             "(CELERY_BROKER_URL); waits for all of them and prints their summary together "
@@ -79,15 +67,16 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=int,
-            default=1000,
+            default="1000",
             metavar="N",
             help="Subscriptions locked, charged and written together (default: %(default)s).",
         )
 
     def handle(
-        self, *args, at: str | None, dry_run: bool, batch_size: int, fan_out: int, **options
+        self, *args, at: str | None, dry_run: bool, batch_size: str, fan_out: str, **options
     ) -> None:
+        batch_size = parse_whole_number(batch_size, option="--batch-size")
+        fan_out = parse_whole_number(fan_out, option="--fan-out")
         if not 1 <= batch_size <= 100_000:
             raise CommandError("--batch-size must be between 1 and 100000.")
         if not 1 <= fan_out <= MAX_FAN_OUT:
@@ -95,7 +84,7 @@ class Command(BaseCommand):
         if fan_out > 1 and dry_run:
             raise CommandError("--dry-run only reads: it runs here, without --fan-out.")
         now = clock.now()
-        instant = _instant(at) if at else now
+        instant = parse_instant(at, option="--at") if at is not None else now
         if instant > now and not dry_run:
             raise CommandError(
                 f"--at {instant.isoformat()} is in the future: that would charge customers "
