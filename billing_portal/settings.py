@@ -116,6 +116,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "subscriptions.sign_in.sign_in_email"
+# Behind the HTTPS proxy, the client's address as the proxy saw it, not the proxy's.
+AXES_CLIENT_IP_CALLABLE = "subscriptions.sign_in.sign_in_ip"
 AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

@@ -7,6 +7,7 @@ limits themselves are settings, the page is templates/registration/locked_out.ht
 from __future__ import annotations
 
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -23,6 +24,25 @@ def sign_in_email(request: HttpRequest | None, credentials: dict | None) -> str 
     if not isinstance(typed, str) or not typed.strip():
         return None
     return typed.strip().lower()
+
+
+def sign_in_ip(request: HttpRequest) -> str | None:
+    """The visitor's IP address the failures count against.
+
+    Behind the HTTPS proxy (BEHIND_HTTPS_PROXY) every request comes from the proxy's
+    address, so counting REMOTE_ADDR would lock everyone out together after five
+    failures. There the proxy's own entry counts: the last one of X-Forwarded-For,
+    which it appends; earlier entries are whatever the client sent and are ignored.
+    """
+    if settings.SECURE_PROXY_SSL_HEADER:
+        forwarded = [
+            entry.strip()
+            for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if entry.strip()
+        ]
+        if forwarded:
+            return forwarded[-1]
+    return request.META.get("REMOTE_ADDR")
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):

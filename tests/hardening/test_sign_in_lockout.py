@@ -207,3 +207,36 @@ def test_operations_can_lift_a_pause_early_as_the_readme_says(client, admin):
     call_command("axes_reset_username", "anna@acme.example", stdout=io.StringIO())
 
     assert sign_in(client, "anna@acme.example", PASSWORD, ip="192.0.2.2").status_code == 302
+
+
+def test_behind_the_https_proxy_each_visitor_counts_by_their_own_address(client, admin, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # BEHIND_HTTPS_PROXY
+    proxy = "10.0.0.2"
+    # Five colleagues mistype once each: all arrive from the proxy, none is locked out.
+    for n in range(5):
+        typo = sign_in(
+            client,
+            f"colleague{n}@acme.example",
+            WRONG,
+            ip=proxy,
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n + 1}",
+        )
+        assert typo.status_code == 200
+    assert (
+        sign_in(
+            client, "anna@acme.example", PASSWORD, ip=proxy, HTTP_X_FORWARDED_FOR="198.51.100.9"
+        ).status_code
+        == 302
+    )
+
+    # One attacker cannot escape the count by making up earlier X-Forwarded-For entries.
+    for n in range(5):
+        last = sign_in(
+            client,
+            f"guess{n}@acme.example",
+            WRONG,
+            ip=proxy,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n + 1}, 203.0.113.66",
+        )
+    assert last.status_code == 429
+    assert AccessAttempt.objects.filter(ip_address="203.0.113.66").count() == 5
