@@ -70,6 +70,8 @@ RENEWAL_CLAIM = timedelta(hours=1)
 CLAIM_MARGIN = timedelta(minutes=10)
 # Days after the first failed charge on which it is tried again; the next failure suspends.
 RETRY_AFTER_DAYS = (1, 3, 7)
+# Distinct quotes a run remembers (price, licenses, VAT rate, credit): bounded memory.
+QUOTES_KEPT = 10_000
 
 RENEWED = "renewed"
 CANCELED = "canceled"
@@ -354,6 +356,7 @@ class _RenewalRun:
         self.rates = standard_tax_rates()
         # Dry run only: credit a simulated renewal used, by account (only accounts that had some).
         self.credit_used: dict[int, Money] = {}
+        self.quotes: dict[tuple, RenewalQuote] = {}
 
     def _batch_query(self, cursor: int) -> QuerySet[Subscription]:
         due = subscriptions_due(at=self.at)
@@ -381,12 +384,17 @@ class _RenewalRun:
         """Quote the subscription's next period; raises ValueError on data the rules refuse."""
         new_start, new_end = _next_period(subscription)
         treatment = self._treatment(subscription.account)
-        quote = quote_renewal(
-            unit_price=subscription.plan.price,
-            seats=subscription.seats,
-            tax_rate=treatment.rate,
-            account_credit=credit,
-        )
+        # quote_renewal is pure: the same price, seats, rate and credit give the same quote.
+        key = (subscription.plan.price, subscription.seats, treatment.rate, credit)
+        if (quote := self.quotes.get(key)) is None:
+            quote = quote_renewal(
+                unit_price=subscription.plan.price,
+                seats=subscription.seats,
+                tax_rate=treatment.rate,
+                account_credit=credit,
+            )
+            if len(self.quotes) < QUOTES_KEPT:
+                self.quotes[key] = quote
         return _Renewal(
             subscription=subscription,
             token=renewal_token(subscription.pk, new_start),
