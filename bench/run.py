@@ -86,7 +86,7 @@ class Config:
     read_concurrency: int
     place_accounts: int
     read_accounts: int
-    batch: int  # accounts per Place order round
+    batch: int  # the most accounts per Place order round
     slices: int  # interleaved slices of the read measurements
     renewals: int  # subscriptions for bench/renewals.py (0: skip)
     pgbench_seconds: float
@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         read_concurrency=args.read_concurrency,
         place_accounts=place_accounts,
         read_accounts=args.read_accounts or (50 if quick else 500),
-        batch=min(place_accounts, args.concurrency * (8 if quick else 25)),
+        batch=min(place_accounts, args.concurrency * 50),  # at most; see place_benchmark
         slices=1 if quick else 4,
         renewals=args.renewals if args.renewals is not None else (2_000 if quick else 100_000),
         pgbench_seconds=args.pgbench_seconds or seconds,
@@ -354,31 +354,46 @@ async def place_benchmark(bench: Bench, admins: list[Admin], config: Config) -> 
     def jobs(step, group: list[Admin], recorder: Recorder) -> list:
         return [lambda connection, a=a: step(connection, a, recorder) for a in group]
 
-    async def round_(group: list[Admin], recorder: Recorder, number: int, timed: bool) -> int:
+    async def round_(group: list[Admin], recorder: Recorder, number: int, timed: bool) -> float:
+        """One round; returns the seconds its Place order phase took (0: nothing reviewed)."""
         prepare = run_jobs(HOST, bench.port, concurrency, jobs(checkout_prepare, group, recorder))
         if timed:
             await bench.timed("prepare", prepare, ("edit", "add_to_cart", "review_before_place"))
         else:
             await prepare
         ready = [admin for admin in group if admin.review]
+        if not ready:
+            return 0.0
+        place_seconds = 0.0
         steps = [("place", checkout_place), ("floor_write", floor_write)]
         for name, step in steps if number % 2 == 0 else reversed(steps):
+            started = time.perf_counter()
             work = run_jobs(HOST, bench.port, concurrency, jobs(step, ready, recorder))
             if timed:
                 await bench.timed(name, work)
             else:
                 await work
-        return len(ready)
+            if name == "place":
+                place_seconds = time.perf_counter() - started
+        return place_seconds
 
+    # Warm-up rounds, which also tell how many orders make a round of about a quarter of
+    # the measured time: four rounds or more, so that Place order and the floor take turns.
     warm_until = time.perf_counter() + config.warmup
-    number = 0
-    while time.perf_counter() < warm_until:
+    number, warm_orders, warm_seconds = 0, 0, 0.0
+    while number == 0 or time.perf_counter() < warm_until:
         group = [next(rotation) for _ in range(min(len(admins), concurrency * 4))]
-        if not await round_(group, bench.warmup, number, timed=False):
+        seconds = await round_(group, bench.warmup, number, timed=False)
+        if not seconds:
             break
+        warm_orders += len(group)
+        warm_seconds += seconds
         number += 1
+    rate = warm_orders / warm_seconds if warm_seconds else 0.0
+    batch = int(rate * config.seconds / 4) if rate else config.batch
+    batch = min(len(admins), max(concurrency * 4, min(batch, config.batch)))
     while bench.phases.get("place", Phase()).seconds < config.seconds:
-        group = [next(rotation) for _ in range(config.batch)]
+        group = [next(rotation) for _ in range(batch)]
         if not await round_(group, bench.recorder, number, timed=True):
             break  # nothing could be reviewed: the failures say why
         number += 1
@@ -505,6 +520,9 @@ class Figure:
     target: str = "—"
     ratio: float | None = None
     passed: bool | None = None  # None: no target (for scale or information)
+    # For a page against its floor: the floor's CPU per request (gunicorn workers and their
+    # PostgreSQL backends) over the page's. Other load on the machine moves it much less.
+    cpu_ratio: float | None = None
 
 
 def _rate(bench: Bench, label: str) -> float:
@@ -514,6 +532,15 @@ def _rate(bench: Bench, label: str) -> float:
 
 def _ms(bench: Bench, label: str, fraction: float) -> float:
     return 1000 * bench.recorder.percentile(label, fraction)
+
+
+def _cpu_ratio(bench: Bench, label: str, floor: str) -> float | None:
+    page, base = bench.phases.get(label), bench.phases.get(floor)
+    if not page or not base or not page.requests or not base.requests:
+        return None
+    page_cpu = (page.server_cpu + page.database_cpu) / page.requests
+    floor_cpu = (base.server_cpu + base.database_cpu) / base.requests
+    return floor_cpu / page_cpu if page_cpu else None
 
 
 def figures(bench: Bench, renewals: dict, pgbench: dict) -> list[Figure]:
@@ -529,6 +556,7 @@ def figures(bench: Bench, renewals: dict, pgbench: dict) -> list[Figure]:
             f"≥ {FLOOR_TARGET:.0%} of write floor",
             ratio,
             ratio is not None and ratio >= FLOOR_TARGET,
+            _cpu_ratio(bench, "place", "floor_write"),
         ),
         Figure("   Place order POST p50", _ms(bench, "place", 0.5), "ms"),
         Figure("   Place order POST p95", _ms(bench, "place", 0.95), "ms"),
@@ -560,6 +588,7 @@ def figures(bench: Bench, renewals: dict, pgbench: dict) -> list[Figure]:
                 f"≥ {FLOOR_TARGET:.0%} of read floor",
                 ratio,
                 ratio is not None and ratio >= FLOOR_TARGET,
+                _cpu_ratio(bench, label, "floor_read"),
             ),
             Figure(f"   {label.replace('_', ' ')} p95", _ms(bench, label, 0.95), "ms"),
         ]
@@ -590,7 +619,7 @@ def figures(bench: Bench, renewals: dict, pgbench: dict) -> list[Figure]:
                 bool(rate and rate >= RENEWALS_TARGET),
             ),
             Figure(
-                "   renewals peak RSS",
+                "   peak RSS" if mode == "single_process" else "   peak RSS of one worker",
                 rss,
                 "MB",
                 f"≤ {RSS_LIMIT_MB} MB",
@@ -630,13 +659,25 @@ def _number(value: float | None, unit: str) -> str:
     return f"{value:,.1f}/s" if value < 100 else f"{value:,.0f}/s"
 
 
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def table(rows: list[Figure]) -> str:
-    lines = [("figure", "value", "target", "ratio", "result")]
+    lines = [("figure", "value", "target", "ratio", "result", "CPU ratio")]
     for row in rows:
         result = "" if row.passed is None else ("pass" if row.passed else "FAIL")
-        ratio = "" if row.ratio is None else f"{row.ratio:.0%}"
-        lines.append((row.name, _number(row.value, row.unit), row.target, ratio, result))
-    widths = [max(len(line[i]) for line in lines) for i in range(5)]
+        lines.append(
+            (
+                row.name,
+                _number(row.value, row.unit),
+                row.target,
+                _percent(row.ratio),
+                result,
+                _percent(row.cpu_ratio),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(6)]
     out = []
     for number, line in enumerate(lines):
         out.append(
@@ -651,14 +692,21 @@ def table(rows: list[Figure]) -> str:
 
 
 def markdown_table(rows: list[Figure]) -> str:
-    out = ["| figure | value | target | ratio | result |", "| --- | ---: | --- | ---: | --- |"]
+    out = [
+        "| figure | value | target | ratio | result | CPU ratio |",
+        "| --- | ---: | --- | ---: | --- | ---: |",
+    ]
     for row in rows:
         result = "" if row.passed is None else ("pass" if row.passed else "**fail**")
-        ratio = "" if row.ratio is None else f"{row.ratio:.0%}"
-        name = row.name.strip()
-        out.append(
-            f"| {name} | {_number(row.value, row.unit)} | {row.target} | {ratio} | {result} |"
+        cells = (
+            row.name.strip(),
+            _number(row.value, row.unit),
+            row.target,
+            _percent(row.ratio),
+            result,
+            _percent(row.cpu_ratio),
         )
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
