@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.urls import reverse
 
 from checkout.models import Order, Payment, PaymentMethod
 from subscriptions.models import SeatChange
 from tests.checkout.conftest import put_in_cart
+from tests.pages import review_token
 
 pytestmark = pytest.mark.django_db
-
-
-def review_token(page: str) -> str:
-    return re.search(r'name="review" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture

@@ -20,18 +20,9 @@ from tests.factories import (
     PaymentMethodFactory,
     SubscriptionFactory,
 )
+from tests.pages import review_token, shown
 
 pytestmark = pytest.mark.django_db
-
-
-def shown(page: str, name: str) -> str:
-    match = re.search(rf'data-testid="{name}">([^<]*)<', page)
-    assert match, f"no {name} on the page"
-    return match.group(1).strip()
-
-
-def review_token(page: str) -> str:
-    return re.search(r'name="review" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import kombu.pools
 import pytest
 import redis
 import time_machine
@@ -232,6 +233,9 @@ def _drop_pooled_connections() -> None:
     celery_app._pool = None
     if amqp is not None:
         amqp._producer_pool = None
+    # Kombu also keeps producer pools per connection for the whole process: a closed one
+    # would be handed out again when the same broker (memory:// when eager) comes back.
+    kombu.pools.reset()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from tests.factories import (
     SubscriptionFactory,
     UserFactory,
 )
+from tests.pages import shown
 from tests.shared_fixtures import AT, NOV_1
 
 PRICE = Money("42.00", "EUR")
@@ -45,12 +46,6 @@ VAT = Decimal("19")
 DEC_1 = datetime(2026, 12, 1, tzinfo=UTC)
 STALE_NOTE = "Something changed since your review"
 CART_GONE_NOTE = "Your cart changed since your review. Nothing was ordered."
-
-
-def shown(page: str, name: str) -> str:
-    match = re.search(rf'data-testid="{name}">([^<]*)<', page)
-    assert match, f"no {name} on the page"
-    return match.group(1).strip()
 
 
 def signed_review(page: str) -> str | None:

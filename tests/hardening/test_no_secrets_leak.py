@@ -31,6 +31,7 @@ from django.db import connection
 from django.urls import reverse
 
 from checkout.models import Order, PaymentMethod, StripeEvent
+from tests.pages import review_token
 from tests.payments import conftest as payments
 from tests.payments.conftest import STRIPE_KEY, WEBHOOK_SECRET
 from tests.payments.test_stripe_webhooks import deliver_to, wait_for
@@ -155,10 +156,6 @@ def error_reports(settings):
     """Crashes are reported to ADMINS by email, as Django does in production."""
     settings.ADMINS = [("Operations", "ops@example.com")]
     settings.DEBUG = False
-
-
-def review_token(page: str) -> str:
-    return re.search(r'name="review" value="([^"]+)"', page).group(1)
 
 
 # -- The sandbox: the card typed into the portal's own form --------------------------------

@@ -10,7 +10,6 @@ The views are read from the URL conf, so a new view with an id cannot be missed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+from tests.pages import review_token
 from tests.shared_fixtures import put_in_cart
 
 pytestmark = pytest.mark.django_db
@@ -62,10 +62,6 @@ def portal_routes_with_ids() -> list[str]:
             if not route.startswith("admin/") and name not in NOT_ACCOUNT_IDS
         }
     )
-
-
-def review_token(page: str) -> str:
-    return re.search(r'name="review" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ charged, the card on file, and Globex's rows.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,19 +23,10 @@ from checkout.forms import REVIEW_SALT
 from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
 from subscriptions.models import Account, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+from tests.pages import review_token, shown
 from tests.shared_fixtures import AT, NOV_1, put_in_cart
 
 pytestmark = pytest.mark.django_db
-
-
-def shown(page: str, name: str) -> str:
-    match = re.search(rf'data-testid="{name}">([^<]*)<', page)
-    assert match, f"no {name} on the page"
-    return match.group(1).strip()
-
-
-def review_token(page: str) -> str:
-    return re.search(r'name="review" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture
