@@ -44,6 +44,9 @@ PAYMENT_CLAIM = timedelta(seconds=90)
 PAYMENT_WAIT_SECONDS = 20
 # Extra time a payment waiting for the bank's authentication may take.
 AUTHENTICATION_GRACE = timedelta(minutes=15)
+# A saved card that declined this checkout this recently gets the same answer without
+# the bank being asked again: a burst of clicks must not look like card testing to it.
+DECLINE_REPEATED_WITHIN = timedelta(seconds=30)
 
 
 class CheckoutError(Exception):
@@ -264,6 +267,14 @@ def _payment_claim(
             payment_method = PaymentMethod.objects.filter(account=account, is_default=True).first()
             if payment_method is None:
                 raise PaymentDetailsRequired()
+            latest = attempts[0] if attempts else None
+            if (
+                latest is not None
+                and latest.status == Payment.Status.FAILED
+                and latest.payment_method_id == payment_method.pk
+                and latest.updated_at >= now - DECLINE_REPEATED_WITHIN
+            ):
+                raise PaymentFailed(latest.failure_reason)
         attempt = Payment.objects.create(
             account=account,
             payment_method=payment_method,

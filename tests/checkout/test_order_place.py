@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from moneyed import Money
 
@@ -228,6 +229,41 @@ def test_a_declined_card_changes_nothing(frozen_now, admin, account, remote_supp
         None,
     )
     assert Cart.objects.get(account=account).lines.count() == 1  # the cart is kept
+
+
+def test_the_same_saved_card_declined_moments_ago_is_not_asked_again(
+    frozen_now, admin, account, remote_support
+):
+    PaymentMethod.objects.filter(account=account).update(last4="0002")
+    put_in_cart(remote_support, 7)
+    with pytest.raises(PaymentFailed):
+        place(account, admin)
+    # Clicked again at once: the bank's answer stands; no second attempt to charge.
+    with pytest.raises(PaymentFailed) as again:
+        place(account, admin)
+    assert again.value.reason == "card_declined"
+    assert Payment.objects.count() == 1
+
+
+def test_a_later_try_or_another_card_is_sent_to_the_bank_again(
+    frozen_now, admin, account, remote_support
+):
+    PaymentMethod.objects.filter(account=account).update(last4="0002")
+    put_in_cart(remote_support, 7)
+    with pytest.raises(PaymentFailed):
+        place(account, admin)
+    with time_machine.travel(AT + timedelta(seconds=31), tick=False):
+        with pytest.raises(PaymentFailed):
+            place(account, admin)  # a deliberate retry later is asked again (and declined)
+        assert Payment.objects.count() == 2
+        card = CardDetails(number="4242424242424242", exp_month=4, exp_year=2029, cvc="123")
+        order = place(account, admin, card=card)
+    assert order.amount_due == Money("274.89", "EUR")
+    assert list(Payment.objects.values_list("status", flat=True).order_by("id")) == [
+        "failed",
+        "failed",
+        "succeeded",
+    ]
 
 
 def test_payment_details_are_required_when_money_is_due(frozen_now, admin, account, remote_support):

@@ -191,6 +191,9 @@ def test_twenty_simultaneous_clicks_on_a_declined_card_charge_nothing_and_keep_t
         if status == 402:
             assert "Your card was declined." in body
     assert statuses[402] >= 1
+    # The bank was asked once: the other clicks got its answer, not a charge attempt each.
+    assert len(counting_gateway.confirmed) == 1
+    assert Payment.objects.get().status == Payment.Status.FAILED
     assert not Order.objects.exists() and not SeatChange.objects.exists()
     assert not Payment.objects.filter(status=Payment.Status.SUCCEEDED).exists()
     assert CartLine.objects.get().new_seats == 15
