@@ -766,24 +766,45 @@ def _rows_update(
     meta = model._meta
     quote = connection.ops.quote_name
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    row = "(" + ", ".join(f"%s::{column.db_type(connection)}" for column in columns) + ")"
-    params = []
+    values = []
     for obj in objects:
+        row = []
         for column in columns:
             value = getattr(obj, column.attname)
             # Plain values are what the field would prepare anyway; the rest (money, enums
             # and the like) go through the field.
             plain = type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None)
-            params.append(value if plain else column.get_db_prep_save(value, connection))
+            row.append(value if plain else column.get_db_prep_save(value, connection))
+        values.append(row)
+    # A value that is the same for every row is set once, not sent once a row.
+    same = {
+        index
+        for index in range(1, len(columns))
+        if all(row[index] == values[0][index] for row in values)
+        and len({type(row[index]) for row in values}) == 1
+    }
+    differ = [index for index in range(len(columns)) if index not in same]
     table = quote(meta.db_table)
-    assignments = [f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:]] + [
-        f"{quote(name)} = {table}.{quote(name)} + 1" for name in increment
+    params = []
+    assignments = []
+    for index in sorted(same):
+        column = columns[index]
+        assignments.append(f"{quote(column.column)} = %s::{column.db_type(connection)}")
+        params.append(values[0][index])
+    assignments += [
+        f"{quote(columns[i].column)} = v.{quote(columns[i].column)}" for i in differ[1:]
     ]
-    names = ", ".join(quote(column.column) for column in columns)
+    assignments += [f"{quote(name)} = {table}.{quote(name)} + 1" for name in increment]
+    first_row = "(" + ", ".join(f"%s::{columns[i].db_type(connection)}" for i in differ) + ")"
+    other_row = "(" + ", ".join(["%s"] * len(differ)) + ")"
+    for row in values:
+        params += [row[i] for i in differ]
+    names = ", ".join(quote(columns[i].column) for i in differ)
+    rows_sql = ", ".join([first_row] + [other_row] * (len(values) - 1))
     # Identifiers come from the model's metadata; every value is a query parameter.
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608
-        f"FROM (VALUES {', '.join([row] * len(objects))}) AS v ({names}) "
+        f"FROM (VALUES {rows_sql}) AS v ({names}) "
         f"WHERE {table}.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
     )
     with connection.cursor() as cursor:
