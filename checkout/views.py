@@ -79,21 +79,26 @@ def _render_review(
     ask_card: bool = False,
     status: int = 200,
 ) -> HttpResponse:
+    # The header's cart badge counts the lines this page has read already.
+    request.cart_count = len(review.lines)
     context = {
         "review": review,
         "note": note,
         "error": error,
         "ask_card": ask_card or review.needs_payment_details,
         "card_form": card_form or CardForm(),
-        "vat_form": vat_form or VatNumberForm(country=request.account.country),
     }
+    if review.may_add_vat_number:
+        context["vat_form"] = vat_form or VatNumberForm(country=request.account.country)
+    if review.quote is not None:
+        names = {line.subscription_id: line.subscription.plan.product.name for line in review.lines}
+        context["quoted_lines"] = [
+            (line, quoted, names.get(line.subscription_id)) for line, quoted in review.quote.lines
+        ]
     if review.can_place:
-        context["place_form"] = PlaceOrderForm(
-            initial={
-                "review": review_token(
-                    checkout_token=str(review.cart.checkout_token), quote=review.quote
-                )
-            }
+        # PlaceOrderForm's hidden field, written in the template.
+        context["review_token"] = review_token(
+            checkout_token=str(review.cart.checkout_token), quote=review.quote
         )
     return render(request, "checkout/review.html", context, status=status)
 

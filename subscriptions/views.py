@@ -39,9 +39,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if account.is_corporate:
         return render(request, "subscriptions/corporate.html")
     subscriptions = list(account_subscriptions(account=account))
-    in_cart = dict(
+    cart_rows = list(
         CartLine.objects.filter(cart__account=account).values_list("subscription_id", "new_seats")
     )
+    request.cart_count = len(cart_rows)  # the header's cart badge, without counting again
+    in_cart = dict(cart_rows)
     for subscription in subscriptions:
         subscription.in_cart = in_cart.get(subscription.pk)
     return render(
