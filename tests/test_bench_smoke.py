@@ -10,6 +10,7 @@ that it refuses.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -37,6 +38,13 @@ from subscriptions.models import Subscription
 def bench_urls(settings):
     settings.ROOT_URLCONF = "bench.urls"
     settings.SECURE_SSL_REDIRECT = False
+
+
+def run_apart(coroutine):
+    """``asyncio.run`` in a thread of its own: a browser test earlier in the run may
+    leave an event loop running in this one (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _statements(queries) -> list[str]:
@@ -152,7 +160,7 @@ def test_load_client_reads_lengths_chunks_and_closes_and_keeps_cookies():
         await server.wait_closed()
         return jar, first, second, third, fourth
 
-    jar, first, second, third, fourth = asyncio.run(scenario())
+    jar, first, second, third, fourth = run_apart(scenario())
     assert (first.status, first.body) == (200, b"hello")
     assert jar.cookies == {"csrftoken": "abc"}  # the emptied session cookie is dropped
     assert (second.status, second.body, second.location) == (
@@ -240,7 +248,7 @@ def test_a_checkout_round_places_real_orders_the_check_accepts(
             for jar in readers:
                 await page_get(Connection(host, port), jar, label, recorder)
 
-    asyncio.run(two_rounds())
+    run_apart(two_rounds())
     assert recorder.failures == {}
     assert recorder.count("place") == 6 and recorder.statuses["place"] == {302: 6}
     assert recorder.statuses["billing_center"] == {200: 2}
