@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -43,17 +44,41 @@ def account_credit_balance(*, account: Account) -> Money:
     return round_money(totals.get(account.currency) or Decimal("0"), account.currency)
 
 
-def standard_tax_rates() -> dict[str, Decimal]:
-    return dict(TaxRate.objects.values_list("country", "rate"))
+def standard_tax_rates(*, countries: Iterable[str] | None = None) -> dict[str, Decimal]:
+    """The recorded standard VAT rates, all of them or only those of ``countries``.
+
+    Read from the table each time (no cache): a rate edited in the admin applies
+    to the next quote.
+    """
+    rates = TaxRate.objects.all()
+    if countries is not None:
+        rates = rates.filter(country__in=[country.upper() for country in countries])
+    return dict(rates.values_list("country", "rate"))
 
 
 def account_tax_treatment(*, account: Account) -> TaxTreatment:
+    # The rule only ever applies the customer country's rate (at home or as the
+    # destination), so that is the one row read; reverse charge and customers
+    # outside the EU read none.
     return resolve_tax_treatment(
         seller_country=settings.SELLER_COUNTRY,
         customer_country=account.country,
         vat_number=account.vat_number,
-        standard_rates=standard_tax_rates(),
+        standard_rates=_RatesOnDemand(),
     )
+
+
+class _RatesOnDemand(Mapping[str, Decimal]):
+    """The standard rates as ``resolve_tax_treatment`` asks for them: one country, read then."""
+
+    def __getitem__(self, country: str) -> Decimal:
+        return standard_tax_rates(countries=[country])[country]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(standard_tax_rates())
+
+    def __len__(self) -> int:
+        return len(standard_tax_rates())
 
 
 def accounts_for_user(*, user) -> QuerySet[Account]:
