@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext
 
 from checkout.models import Cart, CartLine, Order, PaymentMethod
@@ -27,22 +28,35 @@ def cart_of(*, account: Account) -> Cart | None:
     return Cart.objects.filter(account=account).first()
 
 
+def _assigned_seats_sql() -> str:
+    """The users assigned to the cart line's subscription, a correlated COUNT(*) (never NULL).
+
+    Written out: as a Subquery the ORM compiled a second query on every call,
+    a tenth of the review page's time. No value in it comes from a request.
+    """
+    quote = connection.ops.quote_name
+    assignments = quote(SeatAssignment._meta.db_table)
+    subscription = quote(SeatAssignment._meta.get_field("subscription").column)
+    line_subscription = quote(CartLine._meta.get_field("subscription").column)
+    return (
+        f"SELECT COUNT(*) FROM {assignments} WHERE {assignments}.{subscription}"  # noqa: S608
+        f" = {quote(CartLine._meta.db_table)}.{line_subscription}"  # (the models' own names)
+    )
+
+
+_ASSIGNED_SEATS_SQL = _assigned_seats_sql()
+
+
 def cart_lines(*, account: Account, lock: bool = False) -> list[CartLine]:
     """The account's cart lines with cart, subscription, plan, product and assigned count.
 
     One query. With ``lock`` the subscriptions are locked too (FOR UPDATE), in
     subscription order, for Place order.
     """
-    assigned = (
-        SeatAssignment.objects.filter(subscription=OuterRef("subscription"))
-        .values("subscription")
-        .annotate(count=Count("*"))
-        .values("count")
-    )
     lines = (
         CartLine.objects.filter(cart__account=account)
         .select_related("cart", "subscription__plan__product")
-        .annotate(assigned_seats=Coalesce(Subquery(assigned), 0))
+        .annotate(assigned_seats=RawSQL(_ASSIGNED_SEATS_SQL, ()))  # noqa: S611 (fixed text)
         .order_by("subscription_id")
     )
     if lock:
