@@ -1,4 +1,4 @@
-"""The renewal run's own INSERT stores exactly what the ORM would, and refuses a missing column."""
+"""subscriptions.bulk: its INSERT and UPDATE store exactly what the ORM would."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.forms.models import model_to_dict
 from moneyed import Money
 
 from checkout.models import Order, Payment
-from checkout.renewals import _money_columns, _payments_insert, _rows_insert
+from checkout.renewals import _payments_insert
+from subscriptions.bulk import money_columns, rows_insert
 
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -68,7 +69,7 @@ def test_an_order_inserted_by_the_run_reads_back_as_one_the_orm_created(account)
         for name, value in fields.items()
         if name not in money and name not in {"kind", "account", "placed_by", "placed_at"}
     }
-    [pk] = _rows_insert(
+    [pk] = rows_insert(
         Order,
         {"kind": Order.Kind.RENEWAL, "placed_by": None, "placed_at": AT},
         [
@@ -77,7 +78,7 @@ def test_an_order_inserted_by_the_run_reads_back_as_one_the_orm_created(account)
                 "idempotency_key": "renewal:fast",
                 "account_id": account.pk,
                 **plain,
-                **_money_columns(**money),
+                **money_columns(**money),
             }
         ],
     )
@@ -88,7 +89,7 @@ def test_an_order_inserted_by_the_run_reads_back_as_one_the_orm_created(account)
 
 def test_rows_come_back_with_their_ids_in_order(account):
     fields = _order_fields(account)
-    money = _money_columns(**{k: v for k, v in fields.items() if isinstance(v, Money)})
+    money = money_columns(**{k: v for k, v in fields.items() if isinstance(v, Money)})
     rows = [
         {
             "number": f"RN-{n}",
@@ -101,12 +102,12 @@ def test_rows_come_back_with_their_ids_in_order(account):
         }
         for n in range(5)
     ]
-    ids = _rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, rows)
+    ids = rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, rows)
     assert [Order.objects.get(pk=pk).number for pk in ids] == [f"RN-{n}" for n in range(5)]
 
 
 def test_a_not_null_column_nobody_gives_is_refused_and_nothing_is_written(account):
-    money = _money_columns(
+    money = money_columns(
         **{k: v for k, v in _order_fields(account).items() if isinstance(v, Money)}
     )
     row = {
@@ -118,9 +119,9 @@ def test_a_not_null_column_nobody_gives_is_refused_and_nothing_is_written(accoun
         **money,
     }  # no effective_at
     with pytest.raises(ValueError, match="effective_at is not given"):
-        _rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, [row])
+        rows_insert(Order, {"kind": Order.Kind.RENEWAL, "placed_at": AT}, [row])
     with pytest.raises(ValueError, match="no column"):
-        _rows_insert(Order, {"placed_at": AT}, [{**row, "effective_at": AT, "colour": "red"}])
+        rows_insert(Order, {"placed_at": AT}, [{**row, "effective_at": AT, "colour": "red"}])
     assert not Order.objects.exists()
 
 
@@ -145,3 +146,17 @@ def test_payments_inserted_by_the_run_get_their_ids_and_keep_their_amounts(accou
     assert [stored[p.pk].amount for p in payments] == [Money("1.50", "EUR"), Money("2.50", "EUR")]
     assert all(stored[p.pk].status == Payment.Status.PROCESSING for p in payments)
     assert all(stored[p.pk].claimed_until == AT for p in payments)
+
+
+def test_an_update_writes_each_rows_own_values_and_the_shared_ones_once(account):
+    from subscriptions.bulk import rows_update
+    from subscriptions.models import Subscription
+    from tests.factories import SubscriptionFactory
+
+    first, second = (SubscriptionFactory(account=account, seats=n) for n in (3, 4))
+    first.seats, second.seats = 7, 9  # different in each row
+    first.status = second.status = Subscription.Status.PAST_DUE  # the same in both
+    rows_update(Subscription, [first, second], ["seats", "status"], increment=["version"])
+    stored = {s.pk: (s.seats, s.status, s.version) for s in Subscription.objects.all()}
+    assert stored == {first.pk: (7, "past_due", 2), second.pk: (9, "past_due", 2)}
+    assert (first.version, second.version) == (2, 2)  # the objects hold the new values
