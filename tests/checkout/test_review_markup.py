@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from checkout.models import PaymentMethod
 from tests.checkout.conftest import put_in_cart
-from tests.factories import SubscriptionFactory
+from tests.factories import SeatAssignmentFactory, SubscriptionFactory
+from tests.pages import review_token
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +113,33 @@ def test_a_refused_card_comes_back_with_each_error_at_its_field_and_no_secret(
     cvc_message = re.search(r'<p class="error" role="alert" id="id_cvc_error">([^<]*)</p>', page)
     assert html.unescape(cvc_message.group(1)) == cvc_error
     assert f'<label for="id_expiry">{html.escape(expiry_label)}</label>' in page
+
+
+def test_a_line_below_the_users_assigned_since_it_was_added_cannot_be_placed(
+    signed_in, account, remote_support
+):
+    """Added at 4, then users were assigned: review counts them (3 + 2 more) and refuses."""
+    put_in_cart(remote_support, 4)
+    SeatAssignmentFactory(subscription=remote_support)
+    SeatAssignmentFactory(subscription=remote_support)
+    page = signed_in.get(reverse("checkout:review")).content.decode()
+    assert "Your cart needs a change" in page
+    assert "5 licenses are assigned to users. Unassign users first to go below 5." in html.unescape(
+        page
+    )
+    assert 'name="review"' not in page and "Place order" not in page
+    other = SubscriptionFactory(account=account, seats=3)
+    SeatAssignmentFactory(subscription=other)
+    put_in_cart(remote_support, 5)  # exactly the users assigned: allowed
+    put_in_cart(other, 2)  # its one user counted, not the other subscription's five
+    page = signed_in.get(reverse("checkout:review")).content.decode()
+    assert "Your cart needs a change" not in page
+    assert [shown for shown in re.findall(r'data-testid="licenses">([^<]*)<', page)] == [
+        "10 → 5",
+        "3 → 2",
+    ]
+    response = signed_in.post(reverse("checkout:place"), {"review": review_token(page)})
+    assert response.status_code == 302
+    remote_support.refresh_from_db()
+    other.refresh_from_db()
+    assert (remote_support.seats, other.seats) == (5, 2)
