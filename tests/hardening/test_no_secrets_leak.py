@@ -44,7 +44,7 @@ stripe_settings = payments.stripe_settings
 # Not one of the test cards the sandbox's pages name, so a page showing it is an echo.
 NUMBER = "5555555555554444"
 TYPED = "5555 5555 5555 4444"
-CVC = "738"
+CVC = "073"  # a leading zero: no id or amount in a dump reads "073" on its own
 PUBLISHABLE_KEY = "pk_test_portal_suite"
 
 
