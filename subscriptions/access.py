@@ -9,14 +9,14 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from subscriptions.models import Account
-from subscriptions.selectors import accounts_for_user, billing_admin_accounts
+from subscriptions.selectors import accounts_for_user, billing_admin_accounts_by_name
 
 SESSION_ACCOUNT_KEY = "billing_account_id"
 
 
 def current_billing_account(request: HttpRequest) -> tuple[Account | None, list[Account]]:
     """The account the user is working on (chosen in the session) and all they administer."""
-    accounts = list(billing_admin_accounts(user=request.user).order_by("name"))
+    accounts = billing_admin_accounts_by_name(user=request.user)
     chosen = request.session.get(SESSION_ACCOUNT_KEY)
     account = next((a for a in accounts if a.pk == chosen), accounts[0] if accounts else None)
     return account, accounts
