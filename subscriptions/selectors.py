@@ -64,9 +64,8 @@ def _converters(fields) -> list[list]:
     result = []
     for model_field in fields:
         column = model_field.get_col(model_field.model._meta.db_table)
-        result.append(
-            connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        )
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        result.append([(function, column) for function in functions])
     return result
 
 
@@ -81,8 +80,8 @@ def _fixed_rows(sql: str, params: list, converters: list[list]) -> list[tuple]:
     for row in rows:
         values = list(row)
         for index, functions in enumerate(converters):
-            for function in functions:
-                values[index] = function(values[index], None, connection)
+            for function, column in functions:
+                values[index] = function(values[index], column, connection)
         converted.append(tuple(values))
     return converted
 
