@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -79,6 +81,57 @@ def test_make_run_serves_the_demo_on_sqlite(local_environment):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_environment):
+    """The whole self-service flow on `make run`'s database (SQLite), not only PostgreSQL."""
+    assert manage(local_environment, "migrate", "--noinput").returncode == 0
+    assert manage(local_environment, "seed_demo").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=local_environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+    def send(path: str, form: dict | None = None) -> tuple[str, str]:
+        """(final URL, page) after redirects; a form is posted with the page's CSRF token."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        with browser.open(base + path, data=data, timeout=10) as response:
+            return response.url, response.read().decode()
+
+    def token(page: str, name: str = "csrfmiddlewaretoken") -> str:
+        return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
+
+    try:
+        assert first_answer(f"{base}/accounts/login/") is not None, "runserver did not answer"
+        _, login = send("/accounts/login/")
+        credentials = {"username": "billing.admin@acme.example", "password": "demo-billing-2026"}
+        url, home = send("/accounts/login/", {**credentials, "csrfmiddlewaretoken": token(login)})
+        assert url == f"{base}/" and "Remote Support v5" in home
+        edit = re.search(r"/subscriptions/\d+/edit/", home[home.index("Remote Support v5") :])
+        _, page = send(edit.group(0))
+        url, cart = send(
+            edit.group(0), {"seats": "7", "add": "1", "csrfmiddlewaretoken": token(page)}
+        )
+        assert "10 → 7" in cart, url
+        _, review = send("/checkout/")
+        assert "Place order" in review and "Total due" in review
+        url, placed = send(
+            "/checkout/place/",
+            {"review": token(review, "review"), "csrfmiddlewaretoken": token(review)},
+        )
+        assert "/orders/BC-" in url and "Your order is placed" in placed
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=10)
+    assert "Traceback" not in errors.decode()
 
 
 def test_make_run_tolerates_a_second_start(local_environment):
