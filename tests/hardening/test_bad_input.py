@@ -25,10 +25,10 @@ from django.urls import reverse
 from checkout.models import Cart, CartLine, Order, PaymentMethod
 from subscriptions.access import SESSION_ACCOUNT_KEY
 from subscriptions.models import Account, Subscription
-from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+from tests.factories import MembershipFactory, SubscriptionFactory
 from tests.hardening.test_csrf import every_row_count
 from tests.ops.conftest import run_in_shell
-from tests.shared_fixtures import NOV_1, put_in_cart
+from tests.shared_fixtures import put_in_cart
 
 pytestmark = pytest.mark.django_db
 
@@ -179,19 +179,6 @@ VAT_NUMBERS = [
     pytest.param("FR" + "4" * 39, too_long(40, 41), id="overlong"),
     pytest.param("not a number", NOT_FOR_FR, id="a-word"),
 ]
-
-
-@pytest.fixture
-def french_business(client, frozen_now):
-    """A French company (VAT 20 %) reviewing 10 → 12 licenses."""
-    membership = MembershipFactory(
-        account__name="Société Exemple SA", account__country="FR", account__time_zone="Europe/Paris"
-    )
-    PaymentMethodFactory(account=membership.account)
-    subscription = SubscriptionFactory(account=membership.account, seats=10, billing_anchor=NOV_1)
-    put_in_cart(subscription, 12)
-    client.force_login(membership.user)
-    return membership.account
 
 
 @pytest.mark.parametrize("language", ["en", "de"])

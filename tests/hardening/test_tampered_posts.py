@@ -287,19 +287,6 @@ def test_a_re_signed_amount_is_never_what_is_charged(signed_in, account, remote_
 # -- VAT number -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def french_business(client, frozen_now):
-    """A French company (destination VAT, 20 %) reviewing 10 → 12 licenses."""
-    membership = MembershipFactory(
-        account__name="Société Exemple SA", account__country="FR", account__time_zone="Europe/Paris"
-    )
-    PaymentMethodFactory(account=membership.account)
-    subscription = SubscriptionFactory(account=membership.account, seats=10, billing_anchor=NOV_1)
-    put_in_cart(subscription, 12)
-    client.force_login(membership.user)
-    return membership.account
-
-
 def test_the_vat_number_form_sets_only_the_own_accounts_number(client, french_business, globex):
     globex_before = rows_of(globex)
     response = client.post(
