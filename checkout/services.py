@@ -48,6 +48,7 @@ AUTHENTICATION_GRACE = timedelta(minutes=15)
 # A saved card that declined this checkout this recently gets the same answer without
 # the bank being asked again: a burst of clicks must not look like card testing to it.
 DECLINE_REPEATED_WITHIN = timedelta(seconds=30)
+AUTHENTICATION_FAILED = "authentication_failed"
 
 
 class CheckoutError(Exception):
@@ -273,6 +274,9 @@ def _payment_claim(
             if (
                 latest is not None
                 and latest.status == Payment.Status.FAILED
+                # A bank's decline stands; an authentication the admin did not finish
+                # (canceled, failed) is theirs to try again at once.
+                and latest.failure_reason != AUTHENTICATION_FAILED
                 and latest.payment_method_id == payment_method.pk
                 and latest.updated_at >= now - DECLINE_REPEATED_WITHIN
             ):
@@ -555,7 +559,7 @@ def payment_authenticated(
             # A webhook got here first: the money is taken; finish the order (idempotent).
             return_early = False
         elif payment.status != Payment.Status.REQUIRES_ACTION:
-            raise PaymentFailed(payment.failure_reason or "authentication_failed")
+            raise PaymentFailed(payment.failure_reason or AUTHENTICATION_FAILED)
         elif result.status in (REQUIRES_ACTION, PENDING):
             # The bank's step is not finished: keep waiting, change nothing.
             raise PaymentRequiresAction(payment)

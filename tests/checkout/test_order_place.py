@@ -16,6 +16,7 @@ from checkout.selectors import cart_review
 from checkout.services import (
     PaymentDetailsRequired,
     PaymentFailed,
+    PaymentRequiresAction,
     ReviewOutdated,
     order_place,
 )
@@ -243,6 +244,22 @@ def test_the_same_saved_card_declined_moments_ago_is_not_asked_again(
         place(account, admin)
     assert again.value.reason == "card_declined"
     assert Payment.objects.count() == 1
+
+
+def test_after_an_authentication_that_failed_the_bank_is_asked_again_at_once(
+    frozen_now, admin, account, remote_support
+):
+    PaymentMethod.objects.filter(account=account).update(last4="3155")
+    put_in_cart(remote_support, 7)
+    with pytest.raises(PaymentRequiresAction) as asked:
+        place(account, admin)
+    # The admin cancels on the bank's page: the attempt fails as not authenticated.
+    Payment.objects.filter(pk=asked.value.payment.pk).update(
+        status=Payment.Status.FAILED, failure_reason="authentication_failed"
+    )
+    with pytest.raises(PaymentRequiresAction):
+        place(account, admin)  # tried again at once: the bank asks again
+    assert Payment.objects.count() == 2
 
 
 def test_a_later_try_or_another_card_is_sent_to_the_bank_again(
