@@ -98,6 +98,10 @@ class ChargeResult:
 
 class PaymentGateway(Protocol):
     name: str
+    # True when ``prepare`` asks no one: its reference is a function of the payment's
+    # idempotency key, so it can be written with the attempt itself. A gateway that
+    # registers payments remotely is asked only after the attempt is committed.
+    prepares_locally: bool
 
     def prepare(self, *, payment: Payment) -> str: ...
 
@@ -135,6 +139,7 @@ class SandboxGateway:
     """Takes no real money. The card's last four digits choose the outcome."""
 
     name = PaymentMethod.Gateway.SANDBOX
+    prepares_locally = True
     DECLINED_LAST4 = "0002"
     AUTHENTICATION_LAST4 = "3155"
 
@@ -214,6 +219,7 @@ class StripeGateway:
     """Stripe through its official library; Stripe.js collects the card in the browser."""
 
     name = PaymentMethod.Gateway.STRIPE
+    prepares_locally = False
 
     def __init__(self) -> None:
         self.client = stripe.StripeClient(

@@ -22,7 +22,6 @@ from checkout.gateways import (
     GatewayRefused,
     GatewayUnavailable,
     PaymentGateway,
-    SandboxGateway,
     get_gateway,
 )
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
@@ -295,20 +294,13 @@ def _payment_claim(
             claimed_until=now + PAYMENT_CLAIM,
             created_at=now,
         )
-        if _prepares_locally(gateway):
+        if gateway.prepares_locally:
             # Nothing is asked of anyone: the reference is a function of the row's own
             # idempotency key, so it is committed with the row (no separate write).
             attempt.reference = gateway.prepare(payment=attempt)
         attempt.save(force_insert=True)
         attempt.is_new = True  # never sent to the gateway: confirm without asking first
         return attempt
-
-
-def _prepares_locally(gateway: PaymentGateway) -> bool:
-    """Whether ``gateway.prepare`` is the sandbox's: no network, the same answer for
-    the same idempotency key. Any other gateway (Stripe, or a test double) is asked
-    only after the attempt is committed."""
-    return getattr(type(gateway), "prepare", None) is SandboxGateway.prepare
 
 
 class _NotPaid(Exception):

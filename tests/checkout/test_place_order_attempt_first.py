@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 class RemoteRegistration(SandboxGateway):
     """A gateway whose ``prepare`` goes over the network, like Stripe's."""
 
+    prepares_locally = False
+
     def __init__(self) -> None:
         self.seen_at_prepare: list[tuple[bool, bool]] = []
 
