@@ -37,47 +37,18 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.database import admin_sql, database_url  # noqa: E402 (the repository root first)
+
 RESULTS = ROOT / "bench" / "results" / "renewals.json"
 # Every subscription's period ends in November 2026; the renewal runs on December 1st.
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 PRODUCTS_PER_ACCOUNT = 4
 CHUNK = 5_000
-
-
-def server_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
-        "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/billing_portal"
-    )
-    return url
-
-
-def database_url(name: str) -> str:
-    parts = urlsplit(server_url())
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-
-
-def admin_sql(statement: str) -> str | None:
-    """Run one statement on the server's maintenance database (outside a transaction)."""
-    import psycopg2
-
-    parts = urlsplit(server_url())
-    connection = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-    )
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchone()[0] if cursor.description else None
-    finally:
-        connection.close()
 
 
 def django_setup(name: str) -> None:
@@ -86,7 +57,6 @@ def django_setup(name: str) -> None:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_portal.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -426,7 +396,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "django": result["django"],
-            "postgresql": admin_sql("SHOW server_version"),
+            "postgresql": admin_sql("SHOW server_version")[0][0],
         },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -50,12 +50,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.database import admin_sql, database_url, server_url  # noqa: E402
 from bench.flows import (  # noqa: E402 (the repository root first)
     Admin,
     checkout_place,
@@ -138,46 +139,6 @@ def parse_args(argv: list[str] | None = None) -> Config:
         keep=args.keep,
         output=args.output or RESULTS / ("quick.json" if quick else "latest.json"),
     )
-
-
-# -- The database server ---------------------------------------------------------------------
-
-
-def server_url() -> str:
-    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
-        "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/billing_portal"
-    )
-
-
-def database_url(name: str) -> str:
-    parts = urlsplit(server_url())
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-
-
-def admin_connect():
-    import psycopg2
-
-    parts = urlsplit(server_url())
-    connection = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-    )
-    connection.autocommit = True
-    return connection
-
-
-def admin_sql(statement: str, params: tuple = ()) -> list[tuple]:
-    """Run one statement on the server's maintenance database (outside a transaction)."""
-    connection = admin_connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 # -- CPU accounting (Linux /proc; best effort) ---------------------------------------------------
