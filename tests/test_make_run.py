@@ -11,6 +11,9 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
@@ -55,47 +58,52 @@ def first_answer(url: str, attempts: int = 100) -> tuple[int, str] | None:
     return None
 
 
+@dataclass
+class Served:
+    url: str  # http://127.0.0.1:<port>
+    errors: str = ""  # what the server wrote to stderr, once stopped
+
+
+@contextmanager
+def serving(env: dict[str, str], command: Callable[[int], list[str]]) -> Iterator[Served]:
+    """The server ``command(port)`` starts on a free port, stopped (and its stderr kept)
+    when the block ends."""
+    port = free_port()
+    server = subprocess.Popen(
+        command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    served = Served(url=f"http://127.0.0.1:{port}")
+    try:
+        yield served
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=10)
+        served.errors = errors.decode()
+
+
+def runserver(port: int) -> list[str]:
+    return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+
+
 def test_make_run_serves_the_demo_on_sqlite(local_environment):
     assert manage(local_environment, "migrate", "--noinput").returncode == 0
     seeded = manage(local_environment, "seed_demo")
     assert seeded.returncode == 0, seeded.stderr
     assert "billing.admin@acme.example" in seeded.stdout
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=local_environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        page = first_answer(f"http://127.0.0.1:{port}/accounts/login/")
+    with serving(local_environment, runserver) as server:
+        page = first_answer(f"{server.url}/accounts/login/")
         assert page is not None, "runserver did not answer"
         assert page[0] == 200
         assert "Sign in to the Billing Center" in page[1]
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/static/css/portal.css", timeout=2
-        ) as r:
+        with urllib.request.urlopen(f"{server.url}/static/css/portal.css", timeout=2) as r:
             assert r.status == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_environment):
     """The whole self-service flow on `make run`'s database (SQLite), not only PostgreSQL."""
     assert manage(local_environment, "migrate", "--noinput").returncode == 0
     assert manage(local_environment, "seed_demo").returncode == 0
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=local_environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     browser = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
@@ -103,18 +111,19 @@ def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_envi
     def send(path: str, form: dict | None = None) -> tuple[str, str]:
         """(final URL, page) after redirects; a form is posted with the page's CSRF token."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        with browser.open(base + path, data=data, timeout=10) as response:
+        with browser.open(server.url + path, data=data, timeout=10) as response:
             return response.url, response.read().decode()
 
     def token(page: str, name: str = "csrfmiddlewaretoken") -> str:
         return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
 
-    try:
-        assert first_answer(f"{base}/accounts/login/") is not None, "runserver did not answer"
+    with serving(local_environment, runserver) as server:
+        answered = first_answer(f"{server.url}/accounts/login/")
+        assert answered is not None, "runserver did not answer"
         _, login = send("/accounts/login/")
         credentials = {"username": "billing.admin@acme.example", "password": "demo-billing-2026"}
         url, home = send("/accounts/login/", {**credentials, "csrfmiddlewaretoken": token(login)})
-        assert url == f"{base}/" and "Remote Support v5" in home
+        assert url == f"{server.url}/" and "Remote Support v5" in home
         edit = re.search(r"/subscriptions/\d+/edit/", home[home.index("Remote Support v5") :])
         _, page = send(edit.group(0))
         url, cart = send(
@@ -128,10 +137,7 @@ def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_envi
             {"review": token(review, "review"), "csrfmiddlewaretoken": token(review)},
         )
         assert "/orders/BC-" in url and "Your order is placed" in placed
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=10)
-    assert "Traceback" not in errors.decode()
+    assert "Traceback" not in server.errors
 
 
 def test_make_run_tolerates_a_second_start(local_environment):
@@ -154,31 +160,16 @@ def test_production_settings_serve_pages_and_static_files(tmp_path):
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         done = manage(env, *command)
         assert done.returncode == 0, done.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "gunicorn"),
-            "billing_portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        answer = first_answer(f"http://127.0.0.1:{port}/accounts/login/")
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+
+    def command(port: int) -> list[str]:
+        return [gunicorn, "billing_portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+
+    with serving(env, command) as server:
+        answer = first_answer(f"{server.url}/accounts/login/")
         assert answer is not None, "gunicorn did not answer"
         page = answer[1]
         stylesheet = re.search(r'href="(/static/css/portal\.[0-9a-f]+\.css)"', page)
         assert stylesheet, "static files are not served under their hashed names"
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=2
-        ) as r:
+        with urllib.request.urlopen(f"{server.url}{stylesheet.group(1)}", timeout=2) as r:
             assert r.status == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
