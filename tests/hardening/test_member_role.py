@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from checkout.models import PaymentMethod
 from tests.factories import MembershipFactory, SeatAssignmentFactory
-from tests.hardening.test_csrf import PORTAL, Route, every_row_count
+from tests.hardening.routes import Route
+from tests.hardening.test_csrf import PORTAL, every_row_count
 from tests.hardening.test_other_accounts import acme_history, ids_of, snapshot  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -10,15 +10,15 @@ The views are read from the URL conf, so a new view with an id cannot be missed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+from tests.hardening.routes import routes_with_ids
 from tests.pages import review_token
 from tests.shared_fixtures import put_in_cart
 
@@ -33,33 +33,13 @@ NOT_ACCOUNT_IDS = {
 }
 
 
-def routes_with_ids() -> Iterator[tuple[str, str]]:
-    """(namespace:name, route) of every URL pattern that takes a parameter."""
-
-    def walk(patterns, prefix: str, namespace: str | None):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(
-                    pattern.url_patterns,
-                    prefix + str(pattern.pattern),
-                    pattern.namespace or namespace,
-                )
-            elif isinstance(pattern, URLPattern):
-                route = prefix + str(pattern.pattern)
-                if "<" in route or "(?P" in route:
-                    name = f"{namespace}:{pattern.name}" if namespace else str(pattern.name)
-                    yield name, route
-
-    yield from walk(get_resolver().url_patterns, "", None)
-
-
 def portal_routes_with_ids() -> list[str]:
     """The customer-facing views with an id (the staff admin has its own permissions)."""
     return sorted(
         {
-            name
-            for name, route in routes_with_ids()
-            if not route.startswith("admin/") and name not in NOT_ACCOUNT_IDS
+            route.name
+            for route in routes_with_ids()
+            if not route.route.startswith("admin/") and route.name not in NOT_ACCOUNT_IDS
         }
     )
 
