@@ -297,21 +297,25 @@ class StripeGateway:
     def prepare(self, *, payment: Payment) -> str:
         intent = self._call(
             self.client.v1.payment_intents.create,
-            params={
-                "amount": to_minor_units(payment.amount),
-                "currency": payment.amount.currency.code.lower(),
-                "customer": self.ensure_customer(account=payment.account),
-                "payment_method": payment.payment_method.gateway_reference,
-                "confirm": False,
-                "metadata": {
-                    "payment_id": str(payment.pk),
-                    "checkout_token": payment.checkout_token,
-                    "account_id": str(payment.account_id),
-                },
-            },
+            params=self._intent_params(payment, confirm=False),
             options={"idempotency_key": f"{payment.idempotency_key}:create"},
         )
         return intent.id
+
+    def _intent_params(self, payment: Payment, **how) -> dict:
+        """A PaymentIntent for ``payment``: its amount, from its account's card on file."""
+        return {
+            "amount": to_minor_units(payment.amount),
+            "currency": payment.amount.currency.code.lower(),
+            "customer": self.ensure_customer(account=payment.account),
+            "payment_method": payment.payment_method.gateway_reference,
+            **how,
+            "metadata": {
+                "payment_id": str(payment.pk),
+                "checkout_token": payment.checkout_token,
+                "account_id": str(payment.account_id),
+            },
+        }
 
     def _result(self, intent) -> ChargeResult:
         status = intent.status
@@ -373,19 +377,7 @@ class StripeGateway:
         try:
             intent = self._call(
                 self.client.v1.payment_intents.create,
-                params={
-                    "amount": to_minor_units(payment.amount),
-                    "currency": payment.amount.currency.code.lower(),
-                    "customer": self.ensure_customer(account=payment.account),
-                    "payment_method": method.gateway_reference,
-                    "confirm": True,
-                    "off_session": True,
-                    "metadata": {
-                        "payment_id": str(payment.pk),
-                        "checkout_token": payment.checkout_token,
-                        "account_id": str(payment.account_id),
-                    },
-                },
+                params=self._intent_params(payment, confirm=True, off_session=True),
                 options={"idempotency_key": f"{payment.idempotency_key}:off_session"},
             )
         except stripe.CardError as error:
