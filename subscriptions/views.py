@@ -23,7 +23,6 @@ from subscriptions.messages import quote_problem_message
 from subscriptions.models import Subscription
 from subscriptions.selectors import (
     account_subscriptions,
-    billing_admin_accounts,
     is_purchase,
     subscription_seat_change_quote,
 )
@@ -63,7 +62,10 @@ def switch_account(request: HttpRequest) -> HttpResponse:
     account_id = request.POST.get("account", "").strip()
     if not ACCOUNT_ID.fullmatch(account_id):  # int() would also take "٣" and "３"
         raise Http404
-    account = get_object_or_404(billing_admin_accounts(user=request.user), pk=int(account_id))
+    # Among the accounts the decorator found the user administers (no second lookup).
+    account = next((a for a in request.billing_accounts if a.pk == int(account_id)), None)
+    if account is None:
+        raise Http404
     request.session[SESSION_ACCOUNT_KEY] = account.pk
     next_url = request.POST.get("next", "")
     safe = next_url.startswith("/") and url_has_allowed_host_and_scheme(
