@@ -20,6 +20,7 @@ from django.utils.crypto import get_random_string
 from moneyed import Money
 
 from bench.floor import FloorCounter, FloorLog, floor_tables_create
+from bench.flows import Admin
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
 from subscriptions.models import (
     Account,
@@ -47,6 +48,16 @@ class PlaceAccount:
     subscription_id: int
     seats: int
     session_key: str
+
+    def admin(self) -> Admin:
+        """The load client's signed-in billing admin of this account."""
+        return Admin.signed_in(
+            session_key=self.session_key,
+            index=self.index,
+            account_id=self.account_id,
+            subscription_id=self.subscription_id,
+            seats=self.seats,
+        )
 
 
 @dataclass(frozen=True)

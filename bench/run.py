@@ -743,16 +743,7 @@ def main(argv: list[str] | None = None) -> int:
         server = Gunicorn(free_port(), scratch / "gunicorn.log")
         server.start()
         bench = Bench(server.port, CpuMeter(server.process.pid, name))
-        admins = [
-            Admin.signed_in(
-                session_key=account.session_key,
-                index=account.index,
-                account_id=account.account_id,
-                subscription_id=account.subscription_id,
-                seats=account.seats,
-            )
-            for account in population.place
-        ]
+        admins = [account.admin() for account in population.place]
         print(
             f"== Place order vs write floor: {config.write_concurrency} clients,"
             f" {config.seconds:.0f} s measured each",

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bench.floor import FloorCounter, FloorLog, floor_tables_create, floor_tables_drop
-from bench.flows import Admin, checkout_place, checkout_prepare, floor_write, page_get
+from bench.flows import checkout_place, checkout_prepare, floor_write, page_get
 from bench.loadgen import (
     CSRF_INPUT,
     Connection,
@@ -220,16 +220,7 @@ def test_a_checkout_round_places_real_orders_the_check_accepts(
     from bench.population import seed, verify
 
     population = seed(place_accounts=3, read_accounts=2, now=timezone.now())
-    admins = [
-        Admin.signed_in(
-            session_key=account.session_key,
-            index=account.index,
-            account_id=account.account_id,
-            subscription_id=account.subscription_id,
-            seats=account.seats,
-        )
-        for account in population.place
-    ]
+    admins = [account.admin() for account in population.place]
     started_with = {admin.subscription_id: admin.seats for admin in admins}
     address = urlsplit(live_server.url)
     host, port = address.hostname, address.port
