@@ -311,28 +311,27 @@ class _Renewal:
     result: ChargeResult | None = None
 
     def outcome(self, action: str, *, reason: str = "") -> RenewalOutcome:
-        subscription = self.subscription
-        return RenewalOutcome(
-            subscription_id=subscription.pk,
-            account=subscription.account.name,
-            product=subscription.plan.product.name,
-            action=action,
+        return _outcome(
+            self.subscription,
+            action,
+            reason,
             period_start=self.new_start,
             period_end=self.new_end,
             amount_due=self.quote.amount_due,
             credit_applied=self.quote.credit_applied,
             order_number=self.number if action == RENEWED else "",
-            reason=reason,
         )
 
 
-def _outcome(subscription: Subscription, action: str, reason: str = "") -> RenewalOutcome:
+def _outcome(subscription: Subscription, action: str, reason: str = "", **period) -> RenewalOutcome:
+    """What happened to ``subscription``; ``period`` adds the renewed period's details."""
     return RenewalOutcome(
         subscription_id=subscription.pk,
         account=subscription.account.name,
         product=subscription.plan.product.name,
         action=action,
         reason=reason,
+        **period,
     )
 
 
