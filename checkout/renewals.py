@@ -21,6 +21,13 @@ the same time can charge a period twice:
    puts the subscription past due, retried 1, 3 and 7 days after the first
    failure, then suspended; the credit the attempt held goes back.
 
+On PostgreSQL, outside a transaction, a run overlaps its batches: while a
+second thread (with a database connection of its own) charges and records
+one batch, the run claims the next, so PostgreSQL and Python work at the same
+time. The two transactions never wait for each other: they lock different
+subscriptions, and the claim locks accounts ``FOR NO KEY UPDATE``, which the
+record's foreign-key checks on those accounts do not conflict with.
+
 The order's idempotency key is derived from the subscription and the period
 start, so a period is renewed at most once whatever runs. A run that finds a
 live claim leaves that subscription to its owner; an attempt whose claim ran
@@ -35,13 +42,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Mod
 from moneyed import Money
@@ -408,6 +416,13 @@ class _RenewalRun:
 
     # -- dry run ------------------------------------------------------------------------
 
+    def planned_batches(self) -> Iterator[_Batch]:
+        """A dry run's one pass: what each batch would do."""
+        cursor = 0
+        while (batch := self.plan(cursor)) is not None:
+            yield batch
+            cursor = batch.last_pk
+
     def plan(self, cursor: int) -> _Batch | None:
         """What the batch after ``cursor`` would do; reads only, locks nothing."""
         subscriptions = _with_plans(list(self._batch_query(cursor)[: self.batch_size]))
@@ -453,9 +468,12 @@ class _RenewalRun:
         """Step 1: lock the batch, write what needs no gateway, commit claimed payments."""
         now = clock.now()
         with transaction.atomic():
+            # NO KEY UPDATE: exclusive among claims and Place order (which locks the
+            # account FOR UPDATE), but not against the foreign-key checks of a batch
+            # being recorded at the same time, which would otherwise hide its accounts.
             subscriptions = list(
                 self._batch_query(cursor).select_for_update(
-                    skip_locked=True, of=("self", "account")
+                    skip_locked=True, of=("self", "account"), no_key=True
                 )[: self.batch_size]
             )
             if not subscriptions:
@@ -581,6 +599,44 @@ class _RenewalRun:
             CreditLedgerEntry.objects.bulk_create(ledger)
             rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
         return batch
+
+    def finish(self, batch: _Batch) -> _Batch:
+        """Steps 2 and 3 for a claimed batch."""
+        self.charge(batch)
+        self.record(batch)
+        return batch
+
+    def finished_batches(self, cursor: int, *, overlap: bool) -> Iterator[_Batch]:
+        """One pass from ``cursor``: claim, charge and record batch after batch.
+
+        With ``overlap`` the next batch is claimed while a second thread charges
+        and records the one before (see the module docstring). Each batch is
+        yielded once it is recorded. Subscriptions still behind after their
+        renewal come round again, from the lowest, once the pass has reached the end.
+        """
+        pool = ThreadPoolExecutor(1, thread_name_prefix="renewals") if overlap else None
+        behind: list[int] = []
+        try:
+            batch = self.claim(cursor)
+            while batch is not None:
+                if pool is None:
+                    self.finish(batch)
+                    upcoming = self.claim(batch.last_pk)
+                else:
+                    finishing = pool.submit(self.finish, batch)
+                    try:
+                        upcoming = self.claim(batch.last_pk)
+                    finally:
+                        finishing.result()
+                behind += batch.behind
+                yield batch
+                if upcoming is None and behind:
+                    upcoming, behind = self.claim(min(behind) - 1), []
+                batch = upcoming
+        finally:
+            if pool is not None:
+                pool.submit(connections.close_all).result()  # the thread's own connection
+                pool.shutdown()
 
     def charge(self, batch: _Batch) -> None:
         """Step 2: ask the gateway, outside any transaction, while the claims hold."""
@@ -867,6 +923,7 @@ def subscriptions_renew(
     gateway: PaymentGateway | None = None,
     progress: Callable[[list[RenewalOutcome]], None] | None = None,
     shard: tuple[int, int] = (0, 1),
+    overlap: bool | None = None,
 ) -> RenewalSummary:
     """Renew every subscription due at ``at``, batch by batch; see the module docstring.
 
@@ -876,7 +933,9 @@ def subscriptions_renew(
     once: each period is renewed, and charged, at most once. ``shard=(i, n)``
     renews only the subscriptions of accounts whose id is ``i`` modulo ``n``:
     ``n`` runs, one per shard, share the work without meeting (the fan-out of
-    ``renew_subscriptions --fan-out``).
+    ``renew_subscriptions --fan-out``). ``overlap`` claims each batch while the
+    one before is charged and recorded (by default on PostgreSQL, outside a
+    transaction: a second thread needs to see what the first committed).
     """
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"at must be a time-zone aware datetime, not {at!r}.")
@@ -887,36 +946,28 @@ def subscriptions_renew(
         at=at, batch_size=batch_size, gateway=gateway or get_gateway(), shard=(index, count)
     )
     summary = RenewalSummary(at=at, dry_run=dry_run)
-    cursor = 0
+    if overlap is None:
+        overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
+    overlap = overlap and not dry_run
     # A concurrent run's locks (SKIP LOCKED on accounts) can hide a due subscription
     # from this pass; a few more passes from the start pick up what it left behind.
     # Bounded, so a gateway that does not answer is not asked again and again.
-    extra_passes, claimed_in_pass = 2, False
-    while True:
-        if dry_run:
-            batch = run.plan(cursor)
-        else:
-            batch = run.claim(cursor)
-            if batch is not None:
-                run.charge(batch)
-                run.record(batch)
-        if batch is None:
-            if dry_run or not claimed_in_pass or extra_passes == 0:
-                break
-            cursor, claimed_in_pass, extra_passes = 0, False, extra_passes - 1
-            continue
-        claimed_in_pass = True
-        run.left_for_later.update(
-            outcome.subscription_id
-            for outcome in batch.outcomes
-            if outcome.action in (UNAVAILABLE, ERROR)
-        )
-        for outcome in batch.outcomes:
-            summary.add(outcome)
-        if progress is not None:
-            progress(batch.outcomes)
-        # Keyset pagination; a subscription still behind after its renewal comes round again.
-        cursor = min(batch.behind) - 1 if batch.behind else batch.last_pk
+    for _ in range(1 if dry_run else 3):
+        batches = run.planned_batches() if dry_run else run.finished_batches(0, overlap=overlap)
+        claimed = False
+        for batch in batches:
+            claimed = True
+            run.left_for_later.update(
+                outcome.subscription_id
+                for outcome in batch.outcomes
+                if outcome.action in (UNAVAILABLE, ERROR)
+            )
+            for outcome in batch.outcomes:
+                summary.add(outcome)
+            if progress is not None:
+                progress(batch.outcomes)
+        if not claimed:
+            break
     return summary
 
 

@@ -1,4 +1,4 @@
-"""Two runs at once renew each subscription once; every batch costs the same queries."""
+"""Runs at once, and a run overlapping its batches, renew each period once; fixed queries per batch."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from moneyed import Money
 
 from checkout.gateways import SandboxGateway
-from checkout.models import Order, OrderLine, Payment
-from checkout.renewals import subscriptions_renew
+from checkout.models import Order, OrderLine, Payment, PaymentMethod
+from checkout.renewals import subscriptions_due, subscriptions_renew
 from subscriptions.models import Subscription
+from subscriptions.selectors import account_credit_balance
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory, PaymentMethodFactory
-from tests.renewals.conftest import DEC_1, give_credit, subscribe
+from tests.renewals.conftest import DEC_1, NOV_1, give_credit, subscribe
+
+OCT_1 = NOV_1.replace(month=10)
 
 
 class SlowSandbox(SandboxGateway):
@@ -79,6 +83,97 @@ def test_two_runs_at_once_renew_each_subscription_exactly_once(transactional_db)
     assert Order.objects.filter(credit_applied__gt=0).count() == 1
 
 
+class ThreadNotingSandbox(SandboxGateway):
+    """The sandbox, noting which thread charged each payment."""
+
+    def __init__(self) -> None:
+        self.threads: set[str] = set()
+
+    def charge_off_session(self, *, payment):
+        self.threads.add(threading.current_thread().name)
+        return super().charge_off_session(payment=payment)
+
+
+def test_an_overlapped_run_renews_as_a_batch_by_batch_run_would(transactional_db):
+    """Claiming a batch while the one before is charged and recorded: nothing skipped or doubled."""
+    tax_rates_ensure_eu_standard()  # a transactional test starts from empty tables
+    subscriptions = due_subscriptions(accounts=10, per_account=3)  # batches of 4 split accounts
+    first, declined, behind = (subscriptions[0].account, subscriptions[3].account, subscriptions[6])
+    give_credit(first, "50.00")
+    PaymentMethod.objects.filter(account=declined).update(last4="0002")
+    Subscription.objects.filter(pk=behind.pk).update(
+        billing_anchor=OCT_1, current_period_start=OCT_1, current_period_end=NOV_1
+    )
+    gateway, batches = ThreadNotingSandbox(), []
+
+    with time_machine.travel(DEC_1 + timedelta(minutes=1), tick=True):
+        summary = subscriptions_renew(
+            at=DEC_1,
+            batch_size=4,
+            gateway=gateway,
+            overlap=True,
+            progress=lambda outcomes: batches.append(len(outcomes)),
+        )
+
+    assert any(name.startswith("renewals") for name in gateway.threads)  # charged alongside
+    # 30 subscriptions, one of them two periods behind; the declined account's three
+    # are past due; nothing was hidden by the run's own locks or left for later.
+    counts = (summary.renewed, summary.past_due, summary.unavailable, summary.errors)
+    assert counts == (28, 3, 0, 0)
+    assert not subscriptions_due(at=DEC_1).exists()
+    # In one pass: 8 batches, then the one behind again; none hidden by a lock of the
+    # run's own other thread (and left to a second pass).
+    assert batches == [4] * 7 + [2, 1]
+    assert Order.objects.count() == 28
+    assert OrderLine.objects.filter(subscription=behind).count() == 2
+    per_subscription = OrderLine.objects.values("subscription_id", "new_period_start")
+    assert per_subscription.distinct().count() == 28  # no period renewed twice
+    renewed = Subscription.objects.filter(current_period_start=DEC_1, status="active")
+    assert renewed.count() == 27
+    assert Subscription.objects.filter(account=declined, status="past_due").count() == 3
+    # Each paid renewal is one succeeded payment (less any the credit paid in full).
+    paid = Payment.objects.filter(status="succeeded")
+    assert paid.count() == Order.objects.filter(amount_due__gt=0).count()
+    assert paid.filter(order__isnull=True).count() == 0
+    # The credit was taken once, under the account lock, and not more than there was.
+    assert account_credit_balance(account=first) >= Money(0, first.currency)
+    assert Order.objects.filter(account=first, credit_applied__gt=0).count() >= 1
+
+
+def test_a_write_that_only_refers_to_an_account_does_not_hide_it_from_a_run(transactional_db):
+    """A batch being recorded (its orders refer to the account) while the next is claimed."""
+    tax_rates_ensure_eu_standard()
+    subscription = due_subscriptions(accounts=1)[0]
+    account = subscription.account
+    written, release = threading.Event(), threading.Event()
+
+    def refer_to_the_account_and_wait():
+        try:
+            with transaction.atomic():
+                # Django's foreign keys are checked at commit; checked now, the check's
+                # KEY SHARE lock on the account is held while the run claims.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                give_credit(account, "1.00")
+                written.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=refer_to_the_account_and_wait)
+    other.start()
+    try:
+        assert written.wait(timeout=10)
+        with time_machine.travel(DEC_1 + timedelta(minutes=1), tick=True):
+            summary = subscriptions_renew(at=DEC_1, batch_size=4, overlap=False)
+    finally:
+        release.set()
+        other.join()
+
+    assert summary.renewed == 1
+    assert OrderLine.objects.filter(subscription=subscription).count() == 1
+
+
 def queries_per_batch(subscription_count: int, batch_size: int) -> list[int]:
     due_subscriptions(accounts=subscription_count)
     counts = []
@@ -100,7 +195,11 @@ def test_each_batch_costs_the_same_number_of_queries_whatever_is_due():
     fifty = queries_per_batch(50, batch_size=10)
 
     assert len(ten) == 1 and len(fifty) == 5
-    # The first batch of a run also loads the tax rates, once per run.
-    assert fifty[0] == ten[0]
-    assert set(fifty[1:]) == {ten[0] - 1}
-    assert ten[0] <= 17  # lock, load, write: a handful, not one per subscription
+    # Counted at each batch's end, which is when the next batch has been claimed: the
+    # middle batches are one record and one claim each, all the same.
+    per_batch = fifty[1]
+    assert fifty[1:4] == [per_batch] * 3
+    # Forty more subscriptions cost four more batches, nothing per subscription (the
+    # tax rates, loaded once per run, and the last, empty claim are in both runs).
+    assert sum(fifty) - sum(ten) == 4 * per_batch
+    assert per_batch <= 17  # lock, load, write: a handful, not one per subscription
