@@ -1,4 +1,4 @@
-"""Runs at once, and a run overlapping its batches, renew each period once; fixed queries per batch."""
+"""Two runs at once, or one overlapping its batches, renew each period once; fixed queries."""
 
 from __future__ import annotations
 
