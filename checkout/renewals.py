@@ -99,6 +99,7 @@ _SUBSCRIPTION_FIELDS = [
     "next_renewal_attempt_at",
     "updated_at",
 ]
+_SUBSCRIPTION_ATTNAMES = [field.attname for field in Subscription._meta.concrete_fields]
 _PAYMENT_FIELDS = ["status", "reference", "failure_reason", "order", "claimed_until", "updated_at"]
 
 
@@ -662,19 +663,22 @@ class _RenewalRun:
             return
         now = clock.now()
         with transaction.atomic():
-            # Re-read under lock: a writer between the steps keeps its changes.
+            # Re-read under lock: a writer between the steps keeps its changes. Every
+            # column, onto the claimed objects (which keep their account and plan).
             fresh = {
-                subscription.pk: subscription
-                for subscription in Subscription.objects.select_for_update()
+                row[0]: row
+                for row in Subscription.objects.select_for_update()
                 .filter(pk__in=[renewal.subscription.pk for renewal in batch.to_charge])
                 .order_by("pk")
+                .values_list(*_SUBSCRIPTION_ATTNAMES)
             }
             paid, changed, payments, ledger = [], [], [], []
             for renewal in batch.to_charge:
-                subscription = fresh[renewal.subscription.pk]
-                subscription.account = renewal.subscription.account
-                subscription.plan = renewal.subscription.plan
-                renewal.subscription = subscription
+                subscription = renewal.subscription
+                for attname, value in zip(
+                    _SUBSCRIPTION_ATTNAMES, fresh[subscription.pk], strict=True
+                ):
+                    setattr(subscription, attname, value)
                 payment, result = renewal.payment, renewal.result
                 payment.updated_at = now
                 payments.append(payment)
