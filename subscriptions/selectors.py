@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 from moneyed import Money
 
 from subscriptions import clock
@@ -17,6 +16,8 @@ from subscriptions.models import (
     Account,
     CreditLedgerEntry,
     Membership,
+    Plan,
+    Product,
     SeatAssignment,
     Subscription,
     TaxRate,
@@ -29,24 +30,23 @@ from subscriptions.proration import (
     quote_seat_change,
     validate_new_seats,
 )
+from subscriptions.statements import (
+    FixedStatement,
+    attnames,
+    columns_sql,
+    instance_from,
+    table_column,
+)
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
-
-def _table_column(model, field: str) -> tuple[str, str]:
-    """A model's quoted table name and the quoted column of one of its fields."""
-    quote = connection.ops.quote_name
-    return quote(model._meta.db_table), quote(model._meta.get_field(field).column)
-
-
 # The statements below are written once from the models' own table and column
-# names (no value in them comes from a request; values are parameters): the
-# ORM compiled each of them again on every page, about 1 ms of a page's CPU.
+# names (subscriptions/statements.py): no value in them comes from a request.
 
 
 def _credit_totals_sql() -> str:
-    ledger, account = _table_column(CreditLedgerEntry, "account")
-    _, amount = _table_column(CreditLedgerEntry, "amount")
-    _, currency = _table_column(CreditLedgerEntry, "amount_currency")
+    ledger, account = table_column(CreditLedgerEntry, "account")
+    _, amount = table_column(CreditLedgerEntry, "amount")
+    _, currency = table_column(CreditLedgerEntry, "amount_currency")
     return (
         f"SELECT {currency}, SUM({amount}) FROM {ledger}"  # noqa: S608 (the models' own names)
         f" WHERE {account} = %s GROUP BY {currency}"
@@ -54,44 +54,18 @@ def _credit_totals_sql() -> str:
 
 
 def _tax_rate_sql() -> str:
-    table, country = _table_column(TaxRate, "country")
-    _, rate = _table_column(TaxRate, "rate")
+    table, country = table_column(TaxRate, "country")
+    _, rate = table_column(TaxRate, "rate")
     return f"SELECT {country}, {rate} FROM {table} WHERE {country} = %s"  # noqa: S608
 
 
-def _converters(fields) -> list[list]:
-    """The converters the ORM applies to each field's column here (none on PostgreSQL)."""
-    result = []
-    for model_field in fields:
-        column = model_field.get_col(model_field.model._meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        result.append([(function, column) for function in functions])
-    return result
-
-
-def _fixed_rows(sql: str, params: list, converters: list[list]) -> list[tuple]:
-    """Run one of the fixed statements; each value as the ORM would have read it."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not any(converters):
-        return rows
-    converted = []
-    for row in rows:
-        values = list(row)
-        for index, functions in enumerate(converters):
-            for function, column in functions:
-                values[index] = function(values[index], column, connection)
-        converted.append(tuple(values))
-    return converted
-
-
-_CREDIT_TOTALS_SQL = _credit_totals_sql()
-_CREDIT_TOTALS_CONVERTERS = _converters(
-    [CreditLedgerEntry._meta.get_field(name) for name in ("amount_currency", "amount")]
+_CREDIT_TOTALS = FixedStatement(
+    _credit_totals_sql(),
+    [CreditLedgerEntry._meta.get_field(name) for name in ("amount_currency", "amount")],
 )
-_TAX_RATE_SQL = _tax_rate_sql()
-_TAX_RATE_CONVERTERS = _converters([TaxRate._meta.get_field(name) for name in ("country", "rate")])
+_TAX_RATE = FixedStatement(
+    _tax_rate_sql(), [TaxRate._meta.get_field(name) for name in ("country", "rate")]
+)
 
 
 def account_credit_balance(*, account: Account) -> Money:
@@ -100,7 +74,7 @@ def account_credit_balance(*, account: Account) -> Money:
     An entry in another currency is never added in (BILLING_RULES.md): it
     raises, so the balance is never a guess.
     """
-    totals = dict(_fixed_rows(_CREDIT_TOTALS_SQL, [account.pk], _CREDIT_TOTALS_CONVERTERS))
+    totals = dict(_CREDIT_TOTALS.rows([account.pk]))
     foreign = sorted(set(totals) - {account.currency})
     if foreign:
         raise CurrencyMismatch(
@@ -139,7 +113,7 @@ class _RatesOnDemand(Mapping[str, Decimal]):
 
     def __getitem__(self, country: str) -> Decimal:
         # standard_tax_rates(countries=[country])[country], its one row read directly.
-        return dict(_fixed_rows(_TAX_RATE_SQL, [country.upper()], _TAX_RATE_CONVERTERS))[country]
+        return dict(_TAX_RATE.rows([country.upper()]))[country]
 
     def __iter__(self) -> Iterator[str]:
         return iter(standard_tax_rates())
@@ -153,34 +127,28 @@ def accounts_for_user(*, user) -> QuerySet[Account]:
 
 
 def _billing_admin_accounts_sql() -> str:
-    table, pk = _table_column(Account, "id")
-    memberships, account = _table_column(Membership, "account")
-    _, user = _table_column(Membership, "user")
-    _, role = _table_column(Membership, "role")
-    _, name = _table_column(Account, "name")
-    columns = ", ".join(
-        f"{table}.{connection.ops.quote_name(f.column)}" for f in Account._meta.concrete_fields
-    )
+    table, pk = table_column(Account, "id")
+    memberships, account = table_column(Membership, "account")
+    _, user = table_column(Membership, "user")
+    _, role = table_column(Membership, "role")
+    _, name = table_column(Account, "name")
     # No DISTINCT needed: a user has at most one membership per account (unique).
     return (
-        f"SELECT {columns} FROM {table} INNER JOIN {memberships}"  # noqa: S608
+        f"SELECT {columns_sql(Account)} FROM {table} INNER JOIN {memberships}"  # noqa: S608
         f" ON {memberships}.{account} = {table}.{pk}"
         f" WHERE {memberships}.{user} = %s AND {memberships}.{role} = %s ORDER BY {table}.{name}"
     )
 
 
-_BILLING_ADMIN_ACCOUNTS_SQL = _billing_admin_accounts_sql()
+_BILLING_ADMIN_ACCOUNTS = FixedStatement(
+    _billing_admin_accounts_sql(), list(Account._meta.concrete_fields)
+)
 _ACCOUNT_ATTNAMES = [f.attname for f in Account._meta.concrete_fields]
-_ACCOUNT_CONVERTERS = _converters(Account._meta.concrete_fields)
 
 
 def billing_admin_accounts_by_name(*, user) -> list[Account]:
     """The accounts ``user`` is billing admin of, by name: one fixed query."""
-    rows = _fixed_rows(
-        _BILLING_ADMIN_ACCOUNTS_SQL,
-        [user.pk, Membership.Role.BILLING_ADMIN.value],
-        _ACCOUNT_CONVERTERS,
-    )
+    rows = _BILLING_ADMIN_ACCOUNTS.rows([user.pk, Membership.Role.BILLING_ADMIN.value])
     return [Account.from_db(connection.alias, _ACCOUNT_ATTNAMES, row) for row in rows]
 
 
@@ -190,8 +158,8 @@ def _assigned_seats_sql() -> str:
     The same count as ``Count("assignments")`` without its join and GROUP BY
     over every selected column.
     """
-    assignments, subscription = _table_column(SeatAssignment, "subscription")
-    table, pk = _table_column(Subscription, "id")
+    assignments, subscription = table_column(SeatAssignment, "subscription")
+    table, pk = table_column(Subscription, "id")
     return (
         f"SELECT COUNT(*) FROM {assignments} WHERE {assignments}.{subscription}"  # noqa: S608
         f" = {table}.{pk}"
@@ -201,15 +169,87 @@ def _assigned_seats_sql() -> str:
 _ASSIGNED_SEATS_SQL = _assigned_seats_sql()
 
 
-def account_subscriptions(*, account: Account) -> QuerySet[Subscription]:
-    """The account's subscriptions with plan, product and assigned-seat count, one query."""
+def _account_subscriptions_sql(*, one: bool) -> str:
+    """The account's subscriptions but canceled ones, with the number of users assigned,
+    plan and product, by product name and interval; ``one``: only the one with an id."""
+    subscriptions, account = table_column(Subscription, "account")
+    _, pk = table_column(Subscription, "id")
+    _, status = table_column(Subscription, "status")
+    _, subscription_plan = table_column(Subscription, "plan")
+    plans, plan_pk = table_column(Plan, "id")
+    _, plan_product = table_column(Plan, "product")
+    _, interval = table_column(Plan, "interval")
+    products, product_pk = table_column(Product, "id")
+    _, name = table_column(Product, "name")
+    # The models' own names; every value is a parameter.
     return (
-        Subscription.objects.filter(account=account)
-        .exclude(status=Subscription.Status.CANCELED)
-        .select_related("plan__product")
-        .annotate(assigned_seats=RawSQL(_ASSIGNED_SEATS_SQL, ()))  # noqa: S611 (fixed text)
-        .order_by("plan__product__name", "plan__interval")
+        f"SELECT {columns_sql(Subscription)}, {columns_sql(Plan)}, {columns_sql(Product)},"  # noqa: S608
+        f" ({_ASSIGNED_SEATS_SQL}) FROM {subscriptions}"
+        f" INNER JOIN {plans} ON {subscriptions}.{subscription_plan} = {plans}.{plan_pk}"
+        f" INNER JOIN {products} ON {plans}.{plan_product} = {products}.{product_pk}"
+        f" WHERE {subscriptions}.{account} = %s AND NOT ({subscriptions}.{status} = %s)"
+        + (f" AND {subscriptions}.{pk} = %s" if one else "")
+        + f" ORDER BY {products}.{name} ASC, {plans}.{interval} ASC"
     )
+
+
+# A subscription, its plan and its product: the columns ``subscription_with_plan`` reads.
+SUBSCRIPTION_WITH_PLAN_FIELDS = [
+    field for model in (Subscription, Plan, Product) for field in model._meta.concrete_fields
+]
+_ACCOUNT_SUBSCRIPTIONS_FIELDS = [*SUBSCRIPTION_WITH_PLAN_FIELDS, None]  # and the assigned count
+_ACCOUNT_SUBSCRIPTIONS = FixedStatement(
+    _account_subscriptions_sql(one=False), _ACCOUNT_SUBSCRIPTIONS_FIELDS
+)
+_ACCOUNT_SUBSCRIPTION = FixedStatement(
+    _account_subscriptions_sql(one=True), _ACCOUNT_SUBSCRIPTIONS_FIELDS
+)
+_SUBSCRIPTION_NAMES, _PLAN_NAMES, _PRODUCT_NAMES = (
+    attnames(Subscription),
+    attnames(Plan),
+    attnames(Product),
+)
+_ID_RANGE = connection.ops.integer_field_range("BigAutoField")
+
+
+def subscription_with_plan(values: Iterator, plans: dict, products: dict) -> Subscription:
+    """A fixed statement's subscription, plan and product (the next values of its row),
+    linked as ``select_related("plan__product")`` links them; one object per plan and
+    product (``plans`` and ``products`` keep them by id)."""
+    subscription = instance_from(Subscription, values, _SUBSCRIPTION_NAMES)
+    plan = instance_from(Plan, values, _PLAN_NAMES)
+    product = instance_from(Product, values, _PRODUCT_NAMES)
+    plan = plans.setdefault(plan.pk, plan)
+    product = products.setdefault(product.pk, product)
+    Plan.product.field.set_cached_value(plan, product)
+    Subscription.plan.field.set_cached_value(subscription, plan)
+    return subscription
+
+
+def _with_assigned_seats(rows: list[tuple]) -> list[Subscription]:
+    plans, products, subscriptions = {}, {}, []
+    for row in rows:
+        values = iter(row)
+        subscription = subscription_with_plan(values, plans, products)
+        subscription.assigned_seats = next(values)
+        subscriptions.append(subscription)
+    return subscriptions
+
+
+def account_subscriptions(*, account: Account) -> list[Subscription]:
+    """The account's subscriptions (not canceled) with plan, product and assigned-seat
+    count, by product name and interval: one fixed query."""
+    return _with_assigned_seats(
+        _ACCOUNT_SUBSCRIPTIONS.rows([account.pk, Subscription.Status.CANCELED.value])
+    )
+
+
+def account_subscription(*, account: Account, pk: int) -> Subscription | None:
+    """One of them by id (None if the account has no such subscription, or it is canceled)."""
+    if not _ID_RANGE[0] <= pk <= _ID_RANGE[1]:
+        return None
+    rows = _ACCOUNT_SUBSCRIPTION.rows([account.pk, Subscription.Status.CANCELED.value, pk])
+    return _with_assigned_seats(rows)[0] if rows else None
 
 
 def subscription_assigned_seats(*, subscription: Subscription) -> int:

@@ -7,7 +7,7 @@ import re
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from subscriptions.forms import WHOLE_NUMBER, SeatsForm
 from subscriptions.messages import quote_problem_message
 from subscriptions.models import Subscription
 from subscriptions.selectors import (
+    account_subscription,
     account_subscriptions,
     is_purchase,
     subscription_seat_change_quote,
@@ -76,7 +77,9 @@ def switch_account(request: HttpRequest) -> HttpResponse:
 
 def _editable_subscription(request: HttpRequest, pk: int) -> Subscription:
     """The account's active subscription or expired trial; anything else is not found."""
-    subscription = get_object_or_404(account_subscriptions(account=request.account), pk=pk)
+    subscription = account_subscription(account=request.account, pk=pk)
+    if subscription is None:
+        raise Http404
     if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.EXPIRED):
         raise Http404
     return subscription

@@ -32,7 +32,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """Give this run a test database of its own, so two runs never collide."""
+    """Give this run a test database of its own, so two runs never collide.
+
+    Connections are kept between requests, as deployed (and as ``make bench``
+    serves): the fixed statements are prepared once per connection.
+    """
     from django.conf import settings
 
     suffix = f"{os.getpid()}_{secrets.token_hex(3)}"
@@ -40,6 +44,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         if "postgresql" in alias["ENGINE"]:
             test = alias.setdefault("TEST", {})
             test["NAME"] = f"test_{alias['NAME']}_{suffix}"
+            alias["CONN_MAX_AGE"] = 60
 
 
 @pytest.hookimpl(hookwrapper=True)
