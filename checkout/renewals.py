@@ -728,6 +728,7 @@ class _RenewalRun:
         """Orders, lines and next periods for paid renewals; emails after commit."""
         if not renewals:
             return []
+        nothing = _Zeros()  # a line's credit: zero in the quote's currency
         order_ids = rows_insert(
             Order,
             {"kind": Order.Kind.RENEWAL, "placed_by": None, "placed_at": now},
@@ -742,7 +743,7 @@ class _RenewalRun:
                     "tax_rate": renewal.quote.tax_rate,
                     "vat_number": renewal.subscription.account.vat_number,
                     **money_columns(
-                        credit=zero(renewal.quote.currency),
+                        credit=nothing[renewal.quote.currency],
                         charge=renewal.quote.charge,
                         subtotal=renewal.quote.charge,
                         tax=renewal.quote.tax,
@@ -778,7 +779,7 @@ class _RenewalRun:
                     "new_period_end": renewal.new_end,
                     **money_columns(
                         unit_price=quote.unit_price,
-                        credit=zero(quote.currency),
+                        credit=nothing[quote.currency],
                         charge=quote.charge,
                         subtotal=quote.charge,
                         tax=quote.tax,
@@ -802,6 +803,14 @@ class _RenewalRun:
             _confirmation_queue(order_id)
         rows_insert(OrderLine, {}, lines)
         return changed
+
+
+class _Zeros(dict):
+    """Zero in each currency, made once per batch rather than once a line."""
+
+    def __missing__(self, currency) -> Money:
+        self[currency] = amount = zero(currency)
+        return amount
 
 
 def _with_plans(subscriptions: list[Subscription]) -> list[Subscription]:

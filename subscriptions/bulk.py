@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 
 from django.db import connection
 from django.db.models import F, Model
@@ -49,8 +50,10 @@ def rows_update(
         row = []
         for column in columns:
             value = getattr(obj, column.attname)
-            # Plain values are what the field would prepare anyway; the rest (money, enums
-            # and the like) go through the field.
+            if isinstance(value, Enum) and type(value.value) in _PLAIN:
+                value = value.value  # a choice (Status.ACTIVE): its value, as the field would
+            # Plain values are what the field would prepare anyway; the rest (money and the
+            # like) go through the field.
             plain = type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None)
             row.append(value if plain else column.get_db_prep_save(value, connection))
         values.append(row)
