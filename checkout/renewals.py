@@ -44,6 +44,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -351,6 +352,8 @@ class _Batch:
     to_charge: list[_Renewal] = field(default_factory=list)
     # Renewed and still behind ``at``: the next batch starts again from them.
     behind: list[int] = field(default_factory=list)
+    # When its payments were claimed (they are claimed for RENEWAL_CLAIM from then).
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 class _RenewalRun:
@@ -617,23 +620,30 @@ class _RenewalRun:
         """
         pool = ThreadPoolExecutor(1, thread_name_prefix="renewals") if overlap else None
         behind: list[int] = []
+        claimed = None  # a batch claimed (committed) and not yet charged
         try:
-            batch = self.claim(cursor)
-            while batch is not None:
+            claimed = self.claim(cursor)
+            while claimed is not None:
+                batch, claimed = claimed, None
                 if pool is None:
                     self.finish(batch)
-                    upcoming = self.claim(batch.last_pk)
+                    claimed = self.claim(batch.last_pk)
                 else:
                     finishing = pool.submit(self.finish, batch)
                     try:
-                        upcoming = self.claim(batch.last_pk)
+                        claimed = self.claim(batch.last_pk)
                     finally:
                         finishing.result()
                 behind += batch.behind
                 yield batch
-                if upcoming is None and behind:
-                    upcoming, behind = self.claim(min(behind) - 1), []
-                batch = upcoming
+                if claimed is None and behind:
+                    claimed, behind = self.claim(min(behind) - 1), []
+        except BaseException:
+            # Stopped (an error, the caller gone): a batch claimed and never sent is
+            # released, so the next run takes it up at once, with the same keys.
+            if claimed is not None:
+                _claims_release(claimed)
+            raise
         finally:
             if pool is not None:
                 pool.submit(connections.close_all).result()  # the thread's own connection
@@ -641,7 +651,8 @@ class _RenewalRun:
 
     def charge(self, batch: _Batch) -> None:
         """Step 2: ask the gateway, outside any transaction, while the claims hold."""
-        deadline = time.monotonic() + (RENEWAL_CLAIM - CLAIM_MARGIN).total_seconds()
+        # From the claim, not from now: an overlapped batch waits for the one before.
+        deadline = batch.claimed_at + (RENEWAL_CLAIM - CLAIM_MARGIN).total_seconds()
         for renewal in batch.to_charge:
             payment = renewal.payment
             if payment.status == Payment.Status.SUCCEEDED:
@@ -803,6 +814,16 @@ class _RenewalRun:
             _confirmation_queue(order_id)
         rows_insert(OrderLine, {}, lines)
         return changed
+
+
+def _claims_release(batch: _Batch) -> None:
+    """Give up the claims of a batch whose payments were never sent to the gateway."""
+    payments = [r.payment.pk for r in batch.to_charge if r.payment is not None and r.payment.pk]
+    try:
+        Payment.objects.filter(pk__in=payments, order__isnull=True).update(claimed_until=None)
+    except Exception:
+        # Left claimed: a later run takes them up when the claims run out.
+        logger.exception("Could not release the claims of payments %s", payments)
 
 
 class _Zeros(dict):
@@ -968,17 +989,19 @@ def subscriptions_renew(
     for _ in range(1 if dry_run else 3):
         batches = run.planned_batches() if dry_run else run.finished_batches(0, overlap=overlap)
         claimed = False
-        for batch in batches:
-            claimed = True
-            run.left_for_later.update(
-                outcome.subscription_id
-                for outcome in batch.outcomes
-                if outcome.action in (UNAVAILABLE, ERROR)
-            )
-            for outcome in batch.outcomes:
-                summary.add(outcome)
-            if progress is not None:
-                progress(batch.outcomes)
+        # Closed at once if this loop stops (progress raising): no claim is left held.
+        with closing(batches):
+            for batch in batches:
+                claimed = True
+                run.left_for_later.update(
+                    outcome.subscription_id
+                    for outcome in batch.outcomes
+                    if outcome.action in (UNAVAILABLE, ERROR)
+                )
+                for outcome in batch.outcomes:
+                    summary.add(outcome)
+                if progress is not None:
+                    progress(batch.outcomes)
         if not claimed:
             break
     return summary

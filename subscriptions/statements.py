@@ -11,6 +11,10 @@ with connections kept between requests (``CONN_MAX_AGE`` other than 0) each
 is prepared once per connection (``PREPARE``) and then only executed.
 
 Prepared statements live as long as the connection and survive a rollback.
+A migration that changes the type of a selected column makes PostgreSQL
+refuse the prepared statement: outside a transaction it is prepared again at
+once; inside one the request fails and its connection is closed at the end,
+so the next request starts afresh.
 A connection pooler that hands one client's statements to another (PgBouncer
 in transaction mode) does not keep them: set ``PREPARED_STATEMENTS=0`` there.
 """
@@ -19,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Field, Model
 
 
@@ -87,13 +92,7 @@ class FixedStatement:
             raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
         with connection.cursor() as cursor:
             if _prepares():
-                if self.name not in _prepared_on_this_connection():
-                    # Not through Django's cursor: preparing is part of the execute
-                    # below, not a query of its own in the query log or count.
-                    with connection.connection.cursor() as raw:
-                        raw.execute(self._prepare_sql)
-                    _prepared_on_this_connection().add(self.name)
-                cursor.execute(self._execute_sql, params)
+                self._execute_prepared(cursor, params)
             else:
                 cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -109,6 +108,40 @@ class FixedStatement:
                     values[index] = function(values[index], column, connection)
             converted.append(tuple(values))
         return converted
+
+    def _execute_prepared(self, cursor, params: list) -> None:
+        prepared = _prepared_on_this_connection()
+        try:
+            if self.name not in prepared:
+                self._prepare(prepared)
+            cursor.execute(self._execute_sql, params)
+        except DatabaseError as error:
+            if getattr(error.__cause__, "pgcode", None) not in _SESSION_NOT_AS_THOUGHT:
+                raise
+            # The session's prepared statements are not what this process thinks: a
+            # migration changed a selected column's type, or a pooler handed over
+            # another session. Start again from none.
+            prepared.clear()
+            if connection.in_atomic_block:
+                # The transaction is aborted: this request fails, and the connection is
+                # closed at its end, so that the next one starts afresh.
+                connection.close_at = time.monotonic()
+                raise
+            with connection.wrap_database_errors, connection.connection.cursor() as raw:
+                raw.execute("DEALLOCATE ALL")
+            self._prepare(prepared)
+            cursor.execute(self._execute_sql, params)
+
+    def _prepare(self, prepared: set[str]) -> None:
+        # Not through Django's cursor: preparing is part of the execute that follows,
+        # not a query of its own in the query log or count.
+        with connection.wrap_database_errors, connection.connection.cursor() as raw:
+            raw.execute(self._prepare_sql)
+        prepared.add(self.name)
+
+
+# cached plan must not change result type; prepared statement does not exist / already exists
+_SESSION_NOT_AS_THOUGHT = frozenset({"0A000", "26000", "42P05"})
 
 
 def converters_for(fields: list[Field | None]) -> list[list]:

@@ -12,9 +12,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
+from checkout import renewals
 from checkout.gateways import SandboxGateway
 from checkout.models import Order, OrderLine, Payment, PaymentMethod
 from checkout.renewals import subscriptions_due, subscriptions_renew
+from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance
 from subscriptions.services import tax_rates_ensure_eu_standard
@@ -138,6 +140,60 @@ def test_an_overlapped_run_renews_as_a_batch_by_batch_run_would(transactional_db
     # The credit was taken once, under the account lock, and not more than there was.
     assert account_credit_balance(account=first) >= Money(0, first.currency)
     assert Order.objects.filter(account=first, credit_applied__gt=0).count() >= 1
+
+
+def test_a_run_that_stops_leaves_no_claim_held_and_the_next_renews_the_rest(transactional_db):
+    """The caller's progress fails after the first batch, while the next is claimed."""
+    tax_rates_ensure_eu_standard()
+    due_subscriptions(accounts=12)
+
+    def progress(outcomes):
+        raise BrokenPipeError("the terminal went away")
+
+    with time_machine.travel(DEC_1 + timedelta(minutes=1), tick=True):
+        with pytest.raises(BrokenPipeError):
+            subscriptions_renew(at=DEC_1, batch_size=4, overlap=True, progress=progress)
+        assert Order.objects.count() == 4  # the first batch, recorded
+        # The batch claimed meanwhile was never sent: released, not held for an hour.
+        assert not Payment.objects.filter(claimed_until__isnull=False).exists()
+        again = subscriptions_renew(at=DEC_1, batch_size=4, overlap=True)
+
+    assert again.renewed == 8 and not again.failed
+    assert Order.objects.count() == 12 == Payment.objects.count()  # its payments, sent once
+    assert set(Payment.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+class SlowNotingSandbox(SandboxGateway):
+    """Half a second a charge; notes when each payment was sent and until when it was
+    claimed."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def charge_off_session(self, *, payment):
+        self.sent.append((clock.now(), payment.claimed_until))
+        time.sleep(0.5)
+        return super().charge_off_session(payment=payment)
+
+
+def test_an_overlapped_batch_is_never_charged_after_its_claim_ran_out(
+    transactional_db, monkeypatch
+):
+    """Claims of 2 s, charging stops half a second before they run out. The second batch,
+    claimed while the first was charged (1.5 s), has little time left when its turn
+    comes: what it cannot charge in time is left for a later run."""
+    monkeypatch.setattr(renewals, "RENEWAL_CLAIM", timedelta(seconds=2))
+    monkeypatch.setattr(renewals, "CLAIM_MARGIN", timedelta(seconds=0.5))
+    tax_rates_ensure_eu_standard()
+    due_subscriptions(accounts=6)
+    gateway = SlowNotingSandbox()
+
+    with time_machine.travel(DEC_1 + timedelta(minutes=1), tick=True):
+        summary = subscriptions_renew(at=DEC_1, batch_size=3, gateway=gateway, overlap=True)
+
+    assert gateway.sent and summary.unavailable > 0
+    assert all(sent_at < claimed_until for sent_at, claimed_until in gateway.sent)
+    assert summary.renewed == len(gateway.sent)
 
 
 def test_a_write_that_only_refers_to_an_account_does_not_hide_it_from_a_run(transactional_db):
