@@ -178,7 +178,7 @@ def build(subscriptions: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
     except DatabaseError as error:
-        print(f"(no CHECKPOINT before the run: {error})".strip())
+        print(f"no CHECKPOINT before the run: {error}".strip(), file=sys.stderr)
     return {"accounts": accounts, **counts}
 
 
