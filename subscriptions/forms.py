@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import logging
 import re
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from subscriptions.messages import seat_error_message
 from subscriptions.models import Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import is_purchase
+
+logger = logging.getLogger(__name__)
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not a count here
 
@@ -50,3 +56,26 @@ class SeatsForm(forms.Form):
         except QuoteError as error:
             raise forms.ValidationError(seat_error_message(error), code=error.code) from None
         return seats
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, whose ``save`` only queues the work (``send_password_reset``).
+
+    Django's own looks the address up and sends the email inside the request:
+    an address with an account took longer to answer (the SMTP round trip),
+    which told anyone timing it that the account exists.
+    """
+
+    def save(self, *, request=None, use_https=False, **_unused) -> None:
+        from subscriptions.tasks import send_password_reset
+
+        email = self.cleaned_data["email"]
+        domain = request.get_host() if request is not None else ""
+        language = get_language() or settings.LANGUAGE_CODE
+        try:
+            send_password_reset.delay(
+                email=email, domain=domain, use_https=use_https, language=language
+            )
+        except Exception:
+            # The same answer whatever happened (a broker that is down included).
+            logger.exception("Could not queue a password reset email")

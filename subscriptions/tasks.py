@@ -22,3 +22,21 @@ def expire_trials() -> dict:
     if expired:
         logger.info("%d free trial(s) expired", len(expired))
     return {"expired": len(expired)}
+
+
+@shared_task(acks_late=True)
+def send_password_reset(*, email: str, domain: str, use_https: bool, language: str) -> None:
+    """Look the address up and, if an active account uses it, email it a reset link.
+
+    The sign-in page's "Forgot your password?" only queues this: finding out
+    whether the address has an account, and sending the email, happen here, so
+    the page answers in the same time and the same way for any address.
+    """
+    from django.contrib.auth.forms import PasswordResetForm
+    from django.utils import translation
+
+    form = PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return
+    with translation.override(language):
+        form.save(domain_override=domain, use_https=use_https)

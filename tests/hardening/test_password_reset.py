@@ -1,8 +1,10 @@
 """Hardening 7: asking for a password reset never tells whether an address has an account.
 
 The answer (status, redirect, the page after it) is the same for a known, an unknown
-and an inactive address; only the known, active one gets an email, sent to the address
-on file rather than to the spelling that was typed.
+and an inactive address, and so is the work the request does: it only queues the reset,
+so an address with an account does not take longer to answer. Only the known, active
+one gets an email, sent to the address on file rather than to the spelling that was
+typed, in the language it was asked in. (Celery runs the queued task at once here.)
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from subscriptions import tasks
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +88,54 @@ def test_a_malformed_address_gets_the_same_form_error_whoever_asks(client, anna)
     assert response.status_code == 200
     assert "Enter a valid email address." in response.content.decode()
     assert mail.outbox == []
+
+
+class Queue:
+    """Stands in for the task's ``delay``: keeps what was queued."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.queued: list[dict] = []
+        self.refuse = refuse
+
+    def __call__(self, **arguments) -> None:
+        if self.refuse:
+            raise ConnectionRefusedError("the broker is down")
+        self.queued.append(arguments)
+
+
+def test_the_request_does_the_same_work_for_any_address(client, anna, monkeypatch):
+    """No lookup of the address in the request: its time cannot tell an account exists."""
+    queue = Queue()
+    monkeypatch.setattr(tasks.send_password_reset, "delay", queue)
+    answers, statements = [], []
+    for email in ("anna@acme.example", "nobody@acme.example"):
+        with CaptureQueriesContext(connection) as captured:
+            answers.append(ask_for_reset(client, email, HTTP_ACCEPT_LANGUAGE="de"))
+        statements.append([query["sql"] for query in captured])
+
+    assert [a.status_code for a in answers] == [302, 302]
+    assert statements[0] == statements[1]
+    assert not any("subscriptions_user" in sql for sql in statements[0])
+    assert queue.queued == [
+        {"email": email, "domain": "testserver", "use_https": False, "language": "de"}
+        for email in ("anna@acme.example", "nobody@acme.example")
+    ]
+    assert mail.outbox == []  # sent by the worker, not by the request
+
+
+def test_a_broker_that_is_down_gets_the_same_answer(client, anna, monkeypatch, caplog):
+    monkeypatch.setattr(tasks.send_password_reset, "delay", Queue(refuse=True))
+
+    response = ask_for_reset(client, "anna@acme.example")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("password_reset_done")
+    assert "Could not queue a password reset email" in caplog.text
+
+
+def test_the_email_is_in_the_language_it_was_asked_in(client, anna):
+    ask_for_reset(client, "anna@acme.example", HTTP_ACCEPT_LANGUAGE="de")
+
+    [message] = mail.outbox
+    assert "Jemand hat angefordert, das Passwort" in message.body
+    assert "http://testserver/accounts/reset/" in message.body
