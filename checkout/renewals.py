@@ -70,6 +70,7 @@ from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, S
 from subscriptions.money import CurrencyMismatch, round_money, zero
 from subscriptions.proration import RenewalQuote, period_containing, quote_renewal
 from subscriptions.selectors import standard_tax_rates
+from subscriptions.statements import attnames
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ _SUBSCRIPTION_FIELDS = [
     "next_renewal_attempt_at",
     "updated_at",
 ]
-_SUBSCRIPTION_ATTNAMES = [field.attname for field in Subscription._meta.concrete_fields]
+_SUBSCRIPTION_ATTNAMES = attnames(Subscription)
 _PAYMENT_FIELDS = ["status", "reference", "failure_reason", "order", "claimed_until", "updated_at"]
 
 

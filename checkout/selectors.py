@@ -13,9 +13,12 @@ from django.utils.translation import gettext
 from checkout.models import Cart, CartLine, Order, PaymentMethod
 from checkout.pricing import CartQuote, LineInput, quote_cart
 from subscriptions.messages import quote_problem_message, seat_error_message
-from subscriptions.models import Account, Plan, Product, SeatAssignment, Subscription
+from subscriptions.models import Account, Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
 from subscriptions.selectors import (
+    ASSIGNED_SEATS_SQL,
+    PLAN_AND_PRODUCT_JOINS,
+    SUBSCRIPTION_WITH_PLAN_COLUMNS,
     SUBSCRIPTION_WITH_PLAN_FIELDS,
     account_credit_balance,
     account_tax_treatment,
@@ -39,30 +42,20 @@ def cart_of(*, account: Account) -> Cart | None:
 
 def _cart_lines_sql(*, lock: bool) -> str:
     """The account's cart lines with their cart, subscription, plan, product and the
-    number of users assigned to the subscription (a correlated COUNT(*), never NULL)."""
+    number of users assigned to the subscription."""
     quote = connection.ops.quote_name
     lines, cart_id = table_column(CartLine, "cart")
     _, line_subscription = table_column(CartLine, "subscription")
     carts, cart_pk = table_column(Cart, "id")
     _, cart_account = table_column(Cart, "account")
     subscriptions, subscription_pk = table_column(Subscription, "id")
-    _, subscription_plan = table_column(Subscription, "plan")
-    plans, plan_pk = table_column(Plan, "id")
-    _, plan_product = table_column(Plan, "product")
-    products, product_pk = table_column(Product, "id")
-    assignments, assigned_subscription = table_column(SeatAssignment, "subscription")
-    assigned = (
-        f"(SELECT COUNT(*) FROM {assignments}"  # noqa: S608 (the models' own names)
-        f" WHERE {assignments}.{assigned_subscription} = {lines}.{line_subscription})"
-    )
     sql = (
-        f"SELECT {columns_sql(CartLine)}, {columns_sql(Cart)}, {columns_sql(Subscription)},"  # noqa: S608
-        f" {columns_sql(Plan)}, {columns_sql(Product)}, {assigned} FROM {lines}"
+        f"SELECT {columns_sql(CartLine)}, {columns_sql(Cart)}, {SUBSCRIPTION_WITH_PLAN_COLUMNS},"  # noqa: S608
+        f" ({ASSIGNED_SEATS_SQL}) FROM {lines}"
         f" INNER JOIN {carts} ON {lines}.{cart_id} = {carts}.{cart_pk}"
         f" INNER JOIN {subscriptions}"
         f" ON {lines}.{line_subscription} = {subscriptions}.{subscription_pk}"
-        f" INNER JOIN {plans} ON {subscriptions}.{subscription_plan} = {plans}.{plan_pk}"
-        f" INNER JOIN {products} ON {plans}.{plan_product} = {products}.{product_pk}"
+        f"{PLAN_AND_PRODUCT_JOINS}"
         f" WHERE {carts}.{cart_account} = %s ORDER BY {lines}.{line_subscription}"
     )
     if lock and connection.features.has_select_for_update:

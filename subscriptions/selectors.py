@@ -143,13 +143,13 @@ def _billing_admin_accounts_sql() -> str:
 _BILLING_ADMIN_ACCOUNTS = FixedStatement(
     _billing_admin_accounts_sql(), list(Account._meta.concrete_fields)
 )
-_ACCOUNT_ATTNAMES = [f.attname for f in Account._meta.concrete_fields]
+_ACCOUNT_NAMES = attnames(Account)
 
 
 def billing_admin_accounts_by_name(*, user) -> list[Account]:
     """The accounts ``user`` is billing admin of, by name: one fixed query."""
     rows = _BILLING_ADMIN_ACCOUNTS.rows([user.pk, Membership.Role.BILLING_ADMIN.value])
-    return [Account.from_db(connection.alias, _ACCOUNT_ATTNAMES, row) for row in rows]
+    return [instance_from(Account, iter(row), _ACCOUNT_NAMES) for row in rows]
 
 
 def _assigned_seats_sql() -> str:
@@ -166,27 +166,40 @@ def _assigned_seats_sql() -> str:
     )
 
 
-_ASSIGNED_SEATS_SQL = _assigned_seats_sql()
+ASSIGNED_SEATS_SQL = _assigned_seats_sql()
+
+
+def _plan_and_product_joins_sql() -> str:
+    subscriptions, subscription_plan = table_column(Subscription, "plan")
+    plans, plan_pk = table_column(Plan, "id")
+    _, plan_product = table_column(Plan, "product")
+    products, product_pk = table_column(Product, "id")
+    return (
+        f" INNER JOIN {plans} ON {subscriptions}.{subscription_plan} = {plans}.{plan_pk}"
+        f" INNER JOIN {products} ON {plans}.{plan_product} = {products}.{product_pk}"
+    )
+
+
+# A subscription, its plan and its product as ``subscription_with_plan`` reads them (these
+# columns, in this order), and the joins from the subscriptions table they need.
+SUBSCRIPTION_WITH_PLAN_COLUMNS = (
+    f"{columns_sql(Subscription)}, {columns_sql(Plan)}, {columns_sql(Product)}"
+)
+PLAN_AND_PRODUCT_JOINS = _plan_and_product_joins_sql()
 
 
 def _account_subscriptions_sql(*, one: bool) -> str:
-    """The account's subscriptions but canceled ones, with the number of users assigned,
-    plan and product, by product name and interval; ``one``: only the one with an id."""
+    """The account's subscriptions but canceled ones, with plan, product and the number of
+    users assigned, by product name and interval; ``one``: only the one with an id."""
     subscriptions, account = table_column(Subscription, "account")
     _, pk = table_column(Subscription, "id")
     _, status = table_column(Subscription, "status")
-    _, subscription_plan = table_column(Subscription, "plan")
-    plans, plan_pk = table_column(Plan, "id")
-    _, plan_product = table_column(Plan, "product")
-    _, interval = table_column(Plan, "interval")
-    products, product_pk = table_column(Product, "id")
-    _, name = table_column(Product, "name")
+    plans, interval = table_column(Plan, "interval")
+    products, name = table_column(Product, "name")
     # The models' own names; every value is a parameter.
     return (
-        f"SELECT {columns_sql(Subscription)}, {columns_sql(Plan)}, {columns_sql(Product)},"  # noqa: S608
-        f" ({_ASSIGNED_SEATS_SQL}) FROM {subscriptions}"
-        f" INNER JOIN {plans} ON {subscriptions}.{subscription_plan} = {plans}.{plan_pk}"
-        f" INNER JOIN {products} ON {plans}.{plan_product} = {products}.{product_pk}"
+        f"SELECT {SUBSCRIPTION_WITH_PLAN_COLUMNS}, ({ASSIGNED_SEATS_SQL})"  # noqa: S608
+        f" FROM {subscriptions}{PLAN_AND_PRODUCT_JOINS}"
         f" WHERE {subscriptions}.{account} = %s AND NOT ({subscriptions}.{status} = %s)"
         + (f" AND {subscriptions}.{pk} = %s" if one else "")
         + f" ORDER BY {products}.{name} ASC, {plans}.{interval} ASC"

@@ -44,10 +44,14 @@ def columns_sql(model: type[Model]) -> str:
     return ", ".join(f"{table}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
-def converters(fields: list[Field]) -> list[list]:
-    """The converters the ORM applies to each field's column (none on PostgreSQL)."""
+def converters(fields: list[Field | None]) -> list[list]:
+    """The converters the ORM applies to each field's column (none on PostgreSQL); none
+    for a column that is not a field's (``None``: a count, say)."""
     result = []
     for model_field in fields:
+        if model_field is None:
+            result.append([])
+            continue
         column = model_field.get_col(model_field.model._meta.db_table)
         functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         result.append([(function, column) for function in functions])
@@ -97,7 +101,7 @@ class FixedStatement:
                 cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         if self._converters is None:
-            self._converters = converters_for(self._fields)
+            self._converters = converters(self._fields)
         if not any(self._converters):
             return rows
         converted = []
@@ -142,10 +146,6 @@ class FixedStatement:
 
 # cached plan must not change result type; prepared statement does not exist / already exists
 _SESSION_NOT_AS_THOUGHT = frozenset({"0A000", "26000", "42P05"})
-
-
-def converters_for(fields: list[Field | None]) -> list[list]:
-    return [converters([field])[0] if field is not None else [] for field in fields]
 
 
 def _prepares() -> bool:
