@@ -196,6 +196,19 @@ def validate_new_seats(
 # -- The quote -----------------------------------------------------------------
 
 
+# The quote contract's amounts (BILLING_RULES.md, "The quote contract"), in its order.
+QUOTE_AMOUNTS = (
+    "credit",
+    "charge",
+    "subtotal",
+    "tax",
+    "total",
+    "credit_applied",
+    "amount_due",
+    "credit_added",
+)
+
+
 @dataclass(frozen=True)
 class SeatChangeQuote:
     """Every number of a seat change, each rounded once (BILLING_RULES.md steps 1-6)."""

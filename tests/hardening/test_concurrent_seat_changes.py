@@ -29,7 +29,7 @@ from moneyed import Money
 from checkout.forms import REVIEW_SALT
 from checkout.models import CartLine, Order, Payment
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
-from subscriptions.proration import add_months, quote_seat_change
+from subscriptions.proration import QUOTE_AMOUNTS, add_months, quote_seat_change
 from subscriptions.templatetags.billing import money
 from tests.factories import (
     MembershipFactory,
@@ -208,16 +208,7 @@ def assert_money_follows_the_seat_timeline(account, subscription, changes) -> No
             account_credit=balance,
         )
         order = Order.objects.get(number=change.order_reference)
-        for name in (
-            "credit",
-            "charge",
-            "subtotal",
-            "tax",
-            "total",
-            "credit_applied",
-            "credit_added",
-            "amount_due",
-        ):
+        for name in QUOTE_AMOUNTS:
             assert getattr(order, name) == getattr(expected, name), (name, change.to_seats)
         line = order.lines.get()
         assert (line.from_seats, line.to_seats) == (change.from_seats, change.to_seats)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.forms.models import model_to_dict
+from djmoney.models.fields import MoneyField
 from moneyed import Money
 
 from checkout.models import Order, Payment
@@ -45,17 +46,9 @@ def _stored(order: Order) -> dict:
     return {
         **values,
         **{
-            f"{name}_currency": str(getattr(order, name).currency)
-            for name in (
-                "credit",
-                "charge",
-                "subtotal",
-                "tax",
-                "total",
-                "credit_applied",
-                "credit_added",
-                "amount_due",
-            )
+            f"{field.name}_currency": str(getattr(order, field.name).currency)
+            for field in Order._meta.concrete_fields
+            if isinstance(field, MoneyField)
         },
     }
 

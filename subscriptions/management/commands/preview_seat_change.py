@@ -22,23 +22,11 @@ from subscriptions.management.cli import (
     rate_text,
 )
 from subscriptions.models import Subscription
-from subscriptions.proration import QuoteError, SeatChangeQuote
+from subscriptions.proration import QUOTE_AMOUNTS, QuoteError, SeatChangeQuote
 from subscriptions.selectors import (
     account_tax_treatment,
     subscription_assigned_seats,
     subscription_seat_change_quote,
-)
-
-# The quote contract's amounts (BILLING_RULES.md, "The quote contract"), in its order.
-QUOTE_AMOUNTS = (
-    "credit",
-    "charge",
-    "subtotal",
-    "tax",
-    "total",
-    "credit_applied",
-    "amount_due",
-    "credit_added",
 )
 
 
