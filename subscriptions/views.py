@@ -38,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
     account = request.account
     if account.is_corporate:
         return render(request, "subscriptions/corporate.html")
-    subscriptions = list(account_subscriptions(account=account))
+    subscriptions = account_subscriptions(account=account)
     cart_rows = list(
         CartLine.objects.filter(cart__account=account).values_list("subscription_id", "new_seats")
     )
