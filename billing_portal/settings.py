@@ -128,6 +128,12 @@ AXES_HTTP_RESPONSE_CODE = 429
 # Log lines name the email and IP only, and no start-up banner lands in commands' stderr.
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS: list[str] = []  # the password is masked regardless
+# At most one password reset email per address in this time, however often it is asked
+# for (the page answers the same either way); the link in it stays valid for Django's
+# PASSWORD_RESET_TIMEOUT (three days).
+PASSWORD_RESET_EMAIL_INTERVAL = timedelta(
+    minutes=env.int("PASSWORD_RESET_EMAIL_INTERVAL_MINUTES", default=10)
+)
 
 # -- Language and time -------------------------------------------------------
 LANGUAGE_CODE = "en"

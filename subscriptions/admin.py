@@ -71,7 +71,11 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["full_name", "language"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        # "I asked for a reset but got nothing": at most one email per
+        # PASSWORD_RESET_EMAIL_INTERVAL, so support can see when the last one went out.
+        ("Sign-in", {"fields": ["last_login", "password_reset_sent_at"]}),
     ]
+    readonly_fields = ["last_login", "password_reset_sent_at"]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 

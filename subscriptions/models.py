@@ -94,6 +94,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # When the last password reset email went out: at most one per
+    # PASSWORD_RESET_EMAIL_INTERVAL, so a form filled in with someone's address
+    # over and over cannot flood their inbox (subscriptions.tasks.send_password_reset).
+    password_reset_sent_at = models.DateTimeField(
+        _("password reset email sent at"), null=True, blank=True, editable=False
+    )
 
     objects = UserManager()
 

@@ -10,6 +10,7 @@ typed, in the language it was asked in. (Celery runs the queued task at once her
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -19,6 +20,7 @@ from django.urls import reverse
 
 from subscriptions import tasks
 from tests.factories import UserFactory
+from tests.shared_fixtures import AT
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +141,82 @@ def test_the_email_is_in_the_language_it_was_asked_in(client, anna):
     [message] = mail.outbox
     assert "Jemand hat angefordert, das Passwort" in message.body
     assert "http://testserver/accounts/reset/" in message.body
+
+
+# -- One email per address per PASSWORD_RESET_EMAIL_INTERVAL (no inbox flooding) --------
+
+
+def test_asking_again_within_the_interval_sends_no_second_email(client, anna, frozen_now):
+    first = ask_for_reset(client, "anna@acme.example")
+    frozen_now.shift(timedelta(minutes=9))
+    again = ask_for_reset(client, " Anna@ACME.example")
+
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"] == reverse("password_reset_done")
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]
+    # the link already sent still works
+    link = re.search(r"http://testserver(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    assert client.get(link, follow=True).status_code == 200
+    assert b'name="new_password1"' in client.get(link, follow=True).content
+
+
+def test_a_flood_of_requests_sends_one_email_per_interval(client, anna, frozen_now):
+    for _ in range(20):
+        ask_for_reset(client, "anna@acme.example")
+        frozen_now.shift(timedelta(seconds=30))
+    assert len(mail.outbox) == 1  # 20 requests over 10 minutes
+
+    frozen_now.shift(timedelta(minutes=1))
+    ask_for_reset(client, "anna@acme.example")
+    assert len(mail.outbox) == 2
+
+
+def test_the_limit_is_per_address(client, anna, frozen_now):
+    UserFactory(email="ben@acme.example")
+    ask_for_reset(client, "anna@acme.example")
+    ask_for_reset(client, "ben@acme.example")
+    ask_for_reset(client, "anna@acme.example")
+
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "anna@acme.example",
+        "ben@acme.example",
+    ]
+
+
+def test_an_email_that_could_not_be_sent_does_not_count(client, anna, frozen_now, monkeypatch):
+    from django.contrib.auth.forms import PasswordResetForm
+
+    def smtp_down(*args, **kwargs):
+        raise ConnectionRefusedError("the SMTP server is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PasswordResetForm, "send_mail", smtp_down)
+        with pytest.raises(ConnectionRefusedError):
+            tasks.send_password_reset(
+                email="anna@acme.example", domain="testserver", use_https=False, language="en"
+            )
+    assert mail.outbox == []
+
+    ask_for_reset(client, "anna@acme.example")  # at once, not ten minutes later
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]
+
+
+def test_the_interval_is_a_setting(client, anna, frozen_now, settings):
+    settings.PASSWORD_RESET_EMAIL_INTERVAL = timedelta(minutes=1)
+    ask_for_reset(client, "anna@acme.example")
+    frozen_now.shift(timedelta(minutes=2))
+    ask_for_reset(client, "anna@acme.example")
+
+    assert len(mail.outbox) == 2
+
+
+def test_support_sees_when_the_last_reset_email_went_out(client, admin_client, anna, frozen_now):
+    page = admin_client.get(reverse("admin:subscriptions_user_change", args=[anna.pk]))
+    assert "Password reset email sent at" in page.content.decode()
+
+    ask_for_reset(client, "anna@acme.example")
+
+    anna.refresh_from_db()
+    assert anna.password_reset_sent_at == AT
+    page = admin_client.get(reverse("admin:subscriptions_user_change", args=[anna.pk]))
+    assert "Nov. 26, 2026, noon" in page.content.decode()
