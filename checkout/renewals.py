@@ -70,7 +70,7 @@ from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, S
 from subscriptions.money import CurrencyMismatch, round_money, zero
 from subscriptions.proration import RenewalQuote, period_containing, quote_renewal
 from subscriptions.selectors import standard_tax_rates
-from subscriptions.statements import attnames
+from subscriptions.statements import attnames, instance_new
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
 logger = logging.getLogger(__name__)
@@ -512,6 +512,8 @@ class _RenewalRun:
             )
 
             new_payments: list[Payment] = []
+            claimed_until = now + RENEWAL_CLAIM
+            payment_account, payment_method = Payment.account.field, Payment.payment_method.field
             reclaimed: list[Payment] = []
             ledger: list[CreditLedgerEntry] = []
             paid_now: list[_Renewal] = []
@@ -581,19 +583,24 @@ class _RenewalRun:
                 if not quote.amount_due.amount:
                     paid_now.append(renewal)
                     continue
-                renewal.payment = Payment(
-                    account=subscription.account,
-                    payment_method=methods.get(subscription.account_id),
+                method = methods.get(subscription.account_id)
+                renewal.payment = payment = instance_new(
+                    Payment,
+                    account_id=subscription.account_id,
+                    payment_method_id=method.pk if method is not None else None,
                     checkout_token=renewal.token,
                     idempotency_key=f"{renewal.token}:{len(previous) + 1}",
                     gateway=self.gateway.name,
+                    amount_currency=quote.currency,
                     amount=quote.amount_due,
                     quoted_at=self.at,
                     fingerprint="",
                     language=language,
-                    claimed_until=now + RENEWAL_CLAIM,
+                    claimed_until=claimed_until,
                     created_at=now,
                 )
+                payment_account.set_cached_value(payment, subscription.account)
+                payment_method.set_cached_value(payment, method)
                 new_payments.append(renewal.payment)
                 batch.to_charge.append(renewal)
 

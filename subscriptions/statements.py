@@ -25,6 +25,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from functools import cache
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -60,6 +61,36 @@ def converters(fields: list[Field | None]) -> list[list]:
 
 def attnames(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
+
+
+_CALLED = object()  # a default computed for each new object (a callable's)
+
+
+@cache
+def _columns_and_defaults(model: type[Model]) -> list[tuple[str, Field, object]]:
+    return [
+        (field.attname, field, _CALLED if callable(field.default) else field.get_default())
+        for field in model._meta.concrete_fields
+    ]
+
+
+def instance_new(model: type[Model], /, **values) -> Model:
+    """A new, unsaved ``model`` object from its columns' values by attribute name
+    (``account_id``, not ``account``); the others get their defaults.
+
+    Built from positional arguments, as ``from_db`` builds a row's object: a
+    third of the time of keyword arguments, which counts where a run makes a
+    hundred thousand of them. Related objects are not cached: set them if needed.
+    """
+    row = []
+    for attname, field, default in _columns_and_defaults(model):
+        if attname in values:
+            row.append(values.pop(attname))
+        else:
+            row.append(field.get_default() if default is _CALLED else default)
+    if values:
+        raise TypeError(f"not columns of {model.__name__}: {', '.join(sorted(values))}")
+    return model(*row)
 
 
 def instance_from(model: type[Model], values: Iterator, names: list[str]) -> Model:
