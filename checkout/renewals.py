@@ -513,7 +513,7 @@ class _RenewalRun:
 
             new_payments: list[Payment] = []
             claimed_until = now + RENEWAL_CLAIM
-            payment_account, payment_method = Payment.account.field, Payment.payment_method.field
+            account_field, method_field = Payment.account.field, Payment.payment_method.field
             reclaimed: list[Payment] = []
             ledger: list[CreditLedgerEntry] = []
             paid_now: list[_Renewal] = []
@@ -599,8 +599,8 @@ class _RenewalRun:
                     claimed_until=claimed_until,
                     created_at=now,
                 )
-                payment_account.set_cached_value(payment, subscription.account)
-                payment_method.set_cached_value(payment, method)
+                account_field.set_cached_value(payment, subscription.account)
+                method_field.set_cached_value(payment, method)
                 new_payments.append(renewal.payment)
                 batch.to_charge.append(renewal)
 

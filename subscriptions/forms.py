@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
+from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -79,3 +82,44 @@ class QueuedPasswordResetForm(PasswordResetForm):
         except Exception:
             # The same answer whatever happened (a broker that is down included).
             logger.exception("Could not queue a password reset email")
+
+
+class PasswordResetEmailForm(PasswordResetForm):
+    """Django's reset form, as the worker uses it: one email per address per interval.
+
+    Each user Django would email (active, with a usable password, the address
+    the same under Unicode case folding) is claimed first, on their own row:
+    ``password_reset_sent_at`` set to now if the last email is older than
+    ``PASSWORD_RESET_EMAIL_INTERVAL``. Only the users claimed get the email, so
+    two workers given the same request never both send it, and a look-alike
+    address that PostgreSQL matches but Django does not email claims nothing.
+    The task that claimed may claim again (``task_id``): its message delivered
+    again after its worker was lost mid-send still sends the email.
+    """
+
+    def __init__(self, *args, at: datetime, task_id: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.at = at
+        self.task_id = task_id or ""
+        self.claimed: list[int] = []
+
+    def get_users(self, email: str):
+        since = self.at - settings.PASSWORD_RESET_EMAIL_INTERVAL
+        claimable = Q(password_reset_sent_at__isnull=True) | Q(password_reset_sent_at__lte=since)
+        if self.task_id:
+            claimable |= Q(password_reset_task=self.task_id)
+        for user in super().get_users(email):
+            claimed = (
+                type(user)
+                ._default_manager.filter(claimable, pk=user.pk)
+                .update(password_reset_sent_at=self.at, password_reset_task=self.task_id)
+            )
+            if claimed:
+                self.claimed.append(user.pk)
+                yield user
+
+    def release(self) -> None:
+        """The email was not sent: the claims are given up, so asking again sends it."""
+        get_user_model()._default_manager.filter(
+            pk__in=self.claimed, password_reset_sent_at=self.at
+        ).update(password_reset_sent_at=None, password_reset_task="")

@@ -100,6 +100,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     password_reset_sent_at = models.DateTimeField(
         _("password reset email sent at"), null=True, blank=True, editable=False
     )
+    # The task that sent it: the same task, delivered again because its worker was
+    # lost mid-send, may still send it (the limit is against new requests only).
+    password_reset_task = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = UserManager()
 

@@ -63,13 +63,17 @@ def attnames(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
-_CALLED = object()  # a default computed for each new object (a callable's)
+_CALLED = object()  # a callable default: called for each new object
 
 
 @cache
 def _columns_and_defaults(model: type[Model]) -> list[tuple[str, Field, object]]:
     return [
-        (field.attname, field, _CALLED if callable(field.default) else field.get_default())
+        (
+            field.attname,
+            field,
+            _CALLED if field.has_default() and callable(field.default) else field.get_default(),
+        )
         for field in model._meta.concrete_fields
     ]
 

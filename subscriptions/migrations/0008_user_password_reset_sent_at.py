@@ -15,4 +15,9 @@ class Migration(migrations.Migration):
             name='password_reset_sent_at',
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='password reset email sent at'),
         ),
+        migrations.AddField(
+            model_name='user',
+            name='password_reset_task',
+            field=models.CharField(blank=True, editable=False, max_length=64),
+        ),
     ]

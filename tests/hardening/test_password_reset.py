@@ -10,6 +10,7 @@ typed, in the language it was asked in. (Celery runs the queued task at once her
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -220,3 +221,89 @@ def test_support_sees_when_the_last_reset_email_went_out(client, admin_client, a
     assert anna.password_reset_sent_at == AT
     page = admin_client.get(reverse("admin:subscriptions_user_change", args=[anna.pk]))
     assert "Nov. 26, 2026, noon" in page.content.decode()
+
+
+def test_a_look_alike_address_cannot_hold_back_the_real_ones_email(client, frozen_now):
+    """PostgreSQL's case-insensitive match takes "mıke" (dotless ı) for "mike"; Django
+    does not email it, so it must not count as the email sent to mike either."""
+    mike = UserFactory(email="mike@acme.example")
+    ask_for_reset(client, "mıke@acme.example")
+    mike.refresh_from_db()
+    assert mike.password_reset_sent_at is None
+    assert mail.outbox == []
+
+    ask_for_reset(client, "mike@acme.example")
+    assert [message.to for message in mail.outbox] == [["mike@acme.example"]]
+
+
+def test_a_user_without_a_usable_password_is_not_marked_as_emailed(client, frozen_now):
+    invited = UserFactory(email="invited@acme.example")
+    invited.set_unusable_password()
+    invited.save()
+
+    ask_for_reset(client, "invited@acme.example")
+
+    invited.refresh_from_db()
+    assert mail.outbox == [] and invited.password_reset_sent_at is None
+
+
+class WorkerLost(BaseException):
+    """The worker process dies mid-send (SIGKILL, out of memory): nothing is cleaned up."""
+
+
+def worker_lost(*args, **kwargs):
+    raise WorkerLost()
+
+
+def test_a_task_delivered_again_after_its_worker_was_lost_still_sends(anna, frozen_now):
+    from django.contrib.auth.forms import PasswordResetForm
+
+    arguments = {"email": "anna@acme.example", "domain": "testserver", "use_https": False}
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(PasswordResetForm, "send_mail", worker_lost)
+        with pytest.raises(WorkerLost):
+            tasks.send_password_reset.apply(kwargs={**arguments, "language": "en"}, task_id="t-1")
+    assert mail.outbox == []
+
+    # Another request within the interval: still nothing (the claim holds) …
+    tasks.send_password_reset.apply(kwargs={**arguments, "language": "en"}, task_id="t-2")
+    assert mail.outbox == []
+    # … but the lost task's message, delivered again (acks_late), sends the email.
+    tasks.send_password_reset.apply(kwargs={**arguments, "language": "en"}, task_id="t-1")
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_given_the_same_address_at_once_send_one_email():
+    """Real threads, each with its own database connection, as two or more workers."""
+    UserFactory(email="anna@acme.example")
+    workers = 10
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            tasks.send_password_reset.apply(
+                kwargs={
+                    "email": "anna@acme.example",
+                    "domain": "testserver",
+                    "use_https": False,
+                    "language": "en",
+                },
+                task_id=f"task-{index}",
+                throw=True,
+            )
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert [message.to for message in mail.outbox] == [["anna@acme.example"]]

@@ -259,3 +259,14 @@ def test_each_batch_costs_the_same_number_of_queries_whatever_is_due():
     # tax rates, loaded once per run, and the last, empty claim are in both runs).
     assert sum(fifty) - sum(ten) == 4 * per_batch
     assert per_batch <= 17  # lock, load, write: a handful, not one per subscription
+
+
+@pytest.mark.django_db
+def test_a_full_batch_costs_the_same_queries_as_a_half_full_one():
+    """Nothing is fetched per subscription: not its account, plan or card on charging."""
+    five = queries_per_batch(5, batch_size=10)
+    Subscription.objects.update(status=Subscription.Status.CANCELED)  # out of the way
+    ten = queries_per_batch(10, batch_size=10)
+
+    assert len(five) == len(ten) == 1
+    assert five == ten
