@@ -612,11 +612,10 @@ class _RenewalRun:
             rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
         return batch
 
-    def finish(self, batch: _Batch) -> _Batch:
+    def finish(self, batch: _Batch) -> None:
         """Steps 2 and 3 for a claimed batch."""
         self.charge(batch)
         self.record(batch)
-        return batch
 
     def finished_batches(self, cursor: int, *, overlap: bool) -> Iterator[_Batch]:
         """One pass from ``cursor``: claim, charge and record batch after batch.
