@@ -8,7 +8,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
+from django.template import loader
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -94,14 +96,16 @@ class PasswordResetEmailForm(PasswordResetForm):
     two workers given the same request never both send it, and a look-alike
     address that PostgreSQL matches but Django does not email claims nothing.
     The task that claimed may claim again (``task_id``): its message delivered
-    again after its worker was lost mid-send still sends the email.
+    again after its worker was lost mid-send still sends the email. An email
+    that could not be sent raises (Django's own form only logs it) and its
+    claim is given up (``release``), so asking again sends it at once.
     """
 
     def __init__(self, *args, at: datetime, task_id: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.at = at
         self.task_id = task_id or ""
-        self.claimed: list[int] = []
+        self.unsent: list[int] = []  # claimed, email not sent yet
 
     def get_users(self, email: str):
         since = self.at - settings.PASSWORD_RESET_EMAIL_INTERVAL
@@ -115,11 +119,31 @@ class PasswordResetEmailForm(PasswordResetForm):
                 .update(password_reset_sent_at=self.at, password_reset_task=self.task_id)
             )
             if claimed:
-                self.claimed.append(user.pk)
+                self.unsent.append(user.pk)
                 yield user
 
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        """Django's message, sent without swallowing a failure (Django 5 logs it and
+        returns, which would count an email nobody got)."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        message = EmailMultiAlternatives(subject, body, from_email, [to_email])
+        if html_email_template_name is not None:
+            html = loader.render_to_string(html_email_template_name, context)
+            message.attach_alternative(html, "text/html")
+        message.send()
+        self.unsent.remove(context["user"].pk)
+
     def release(self) -> None:
-        """The email was not sent: the claims are given up, so asking again sends it."""
+        """Give up the claims whose email was not sent, so asking again sends it at once."""
         get_user_model()._default_manager.filter(
-            pk__in=self.claimed, password_reset_sent_at=self.at
+            pk__in=self.unsent, password_reset_sent_at=self.at
         ).update(password_reset_sent_at=None, password_reset_task="")

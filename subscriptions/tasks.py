@@ -24,7 +24,9 @@ def expire_trials() -> dict:
     return {"expired": len(expired)}
 
 
-@shared_task(bind=True, acks_late=True)
+# acks_late with reject_on_worker_lost: a worker lost mid-send gives the message back, and
+# the task, delivered again, may claim the email again (at worst it is sent twice).
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def send_password_reset(self, *, email: str, domain: str, use_https: bool, language: str) -> None:
     """Look the address up and, if an active account uses it, email it a reset link.
 
@@ -48,5 +50,5 @@ def send_password_reset(self, *, email: str, domain: str, use_https: bool, langu
         with translation.override(language):
             form.save(domain_override=domain, use_https=use_https)
     except Exception:
-        form.release()  # not sent: the next request may send it at once
+        form.release()  # not sent (the mail server refused, say): asking again sends it
         raise
