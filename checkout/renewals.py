@@ -472,6 +472,7 @@ class _RenewalRun:
     def claim(self, cursor: int) -> _Batch | None:
         """Step 1: lock the batch, write what needs no gateway, commit claimed payments."""
         now = clock.now()
+        claimed_until = now + RENEWAL_CLAIM  # every payment this batch claims or reclaims
         with transaction.atomic():
             # NO KEY UPDATE: exclusive among claims and Place order (which locks the
             # account FOR UPDATE), but not against the foreign-key checks of a batch
@@ -512,7 +513,6 @@ class _RenewalRun:
             )
 
             new_payments: list[Payment] = []
-            claimed_until = now + RENEWAL_CLAIM
             account_field, method_field = Payment.account.field, Payment.payment_method.field
             reclaimed: list[Payment] = []
             ledger: list[CreditLedgerEntry] = []
@@ -543,7 +543,7 @@ class _RenewalRun:
                         continue
                     if payment.status != Payment.Status.SUCCEEDED:
                         payment.status = Payment.Status.PROCESSING
-                    payment.claimed_until = now + RENEWAL_CLAIM
+                    payment.claimed_until = claimed_until
                     payment.updated_at = now
                     payment.account = subscription.account
                     reclaimed.append(payment)
