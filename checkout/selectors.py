@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext
 
-from checkout.models import Cart, CartLine, Order, PaymentMethod
+from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
 from checkout.pricing import CartQuote, LineInput, quote_cart
 from subscriptions.messages import quote_problem_message, seat_error_message
 from subscriptions.models import Account, Subscription
@@ -161,8 +161,118 @@ class CartReview:
         return bool(self.quote and self.quote.amount_due.amount > 0 and not self.payment_method)
 
 
+def _default_payment_method_sql() -> str:
+    table, account = table_column(PaymentMethod, "account")
+    _, is_default = table_column(PaymentMethod, "is_default")
+    # At most one default card per account (a unique constraint).
+    return (
+        f"SELECT {columns_sql(PaymentMethod)} FROM {table}"  # noqa: S608 (the models' own names)
+        f" WHERE {account} = %s AND {is_default}"
+    )
+
+
+_DEFAULT_PAYMENT_METHOD = FixedStatement(
+    _default_payment_method_sql(), list(PaymentMethod._meta.concrete_fields)
+)
+_PAYMENT_METHOD_NAMES = attnames(PaymentMethod)
+
+
 def default_payment_method(*, account: Account) -> PaymentMethod | None:
-    return PaymentMethod.objects.filter(account=account, is_default=True).first()
+    """The account's card on file, if any: one fixed query."""
+    rows = _DEFAULT_PAYMENT_METHOD.rows([account.pk])
+    return instance_from(PaymentMethod, iter(rows[0]), _PAYMENT_METHOD_NAMES) if rows else None
+
+
+# -- Place order's reads, under its locks -------------------------------------------------
+# Fixed statements (subscriptions/statements.py): Place order runs them on every
+# request, and through the ORM each cost more CPU to compile than to run.
+
+
+def _for_update(sql: str, *, of: type | None = None) -> str:
+    if not connection.features.has_select_for_update:
+        return sql  # SQLite (make run) locks the whole database for a write anyway
+    if of is not None and connection.features.has_select_for_update_of:
+        return f"{sql} FOR UPDATE OF {connection.ops.quote_name(of._meta.db_table)}"
+    return f"{sql} FOR UPDATE"
+
+
+def _account_locked_sql() -> str:
+    table, pk = table_column(Account, "id")
+    return _for_update(f"SELECT {columns_sql(Account)} FROM {table} WHERE {pk} = %s")  # noqa: S608
+
+
+_ACCOUNT_LOCKED = FixedStatement(_account_locked_sql(), list(Account._meta.concrete_fields))
+_ACCOUNT_NAMES = attnames(Account)
+
+
+def account_locked(*, account_id: int) -> Account:
+    """The account's row, locked until the transaction ends (``select_for_update``).
+
+    A statement of its own, before anything is read under the lock: a statement
+    that waited for the lock sees only what was committed when it began, so a
+    read in the same statement could miss what the lock's last holder wrote.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("account_locked runs inside a transaction.")
+    rows = _ACCOUNT_LOCKED.rows([account_id])
+    if not rows:
+        raise Account.DoesNotExist(f"No account {account_id}.")
+    return instance_from(Account, iter(rows[0]), _ACCOUNT_NAMES)
+
+
+def _checkout_order_sql() -> str:
+    table, account = table_column(Order, "account")
+    _, key = table_column(Order, "idempotency_key")
+    return f"SELECT {columns_sql(Order)} FROM {table} WHERE {account} = %s AND {key} = %s"  # noqa: S608
+
+
+_CHECKOUT_ORDER = FixedStatement(_checkout_order_sql(), list(Order._meta.concrete_fields))
+_ORDER_NAMES = attnames(Order)
+
+
+def checkout_order(*, account_id: int, checkout_token: str) -> Order | None:
+    """The order a checkout placed, if it has (the checkout token is its idempotency key)."""
+    rows = _CHECKOUT_ORDER.rows([account_id, checkout_token])
+    return instance_from(Order, iter(rows[0]), _ORDER_NAMES) if rows else None
+
+
+def _checkout_attempts_sql() -> str:
+    payments, token = table_column(Payment, "checkout_token")
+    _, order = table_column(Payment, "order")
+    _, method = table_column(Payment, "payment_method")
+    _, pk = table_column(Payment, "id")
+    methods, method_pk = table_column(PaymentMethod, "id")
+    sql = (
+        f"SELECT {columns_sql(Payment)}, {columns_sql(PaymentMethod)} FROM {payments}"  # noqa: S608
+        f" LEFT OUTER JOIN {methods} ON {payments}.{method} = {methods}.{method_pk}"
+        f" WHERE {payments}.{token} = %s AND {payments}.{order} IS NULL"
+        f" ORDER BY {payments}.{pk} DESC"
+    )
+    return _for_update(sql, of=Payment)
+
+
+_CHECKOUT_ATTEMPTS_LOCKED = FixedStatement(
+    _checkout_attempts_sql(),
+    [*Payment._meta.concrete_fields, *PaymentMethod._meta.concrete_fields],
+)
+_PAYMENT_NAMES = attnames(Payment)
+
+
+def checkout_attempts_locked(*, checkout_token: str) -> list[Payment]:
+    """A checkout's payment attempts without an order, newest first, locked, each with
+    its card (``select_related``)."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("checkout_attempts_locked runs inside a transaction.")
+    attempts = []
+    for row in _CHECKOUT_ATTEMPTS_LOCKED.rows([checkout_token]):
+        values = iter(row)
+        payment = instance_from(Payment, values, _PAYMENT_NAMES)
+        method = instance_from(PaymentMethod, values, _PAYMENT_METHOD_NAMES)
+        Payment.payment_method.field.set_cached_value(
+            payment, method if method.pk is not None else None
+        )
+        attempts.append(payment)
+    return attempts
 
 
 def cart_review(*, account: Account, at: datetime, lock: bool = False) -> CartReview:

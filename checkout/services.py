@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from moneyed import Money
 
 from checkout.gateways import (
@@ -25,12 +25,28 @@ from checkout.gateways import (
     get_gateway,
 )
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
-from checkout.selectors import CartReview, cart_review, line_problem
+from checkout.selectors import (
+    CartReview,
+    account_locked,
+    cart_review,
+    checkout_attempts_locked,
+    checkout_order,
+    default_payment_method,
+    line_problem,
+)
 from subscriptions import clock
-from subscriptions.bulk import rows_update
 from subscriptions.messages import quote_problem_message
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
 from subscriptions.selectors import subscription_seat_change_quote
+from subscriptions.statements import (
+    FixedStatement,
+    instance_insert,
+    instance_update,
+    instance_update_write,
+    objects_insert,
+    table_column,
+    writes_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +118,28 @@ class PaymentInProgress(CheckoutError):
     code = "payment_in_progress"
 
 
+def _cart_lines_delete_sql() -> str:
+    table, cart = table_column(CartLine, "cart")
+    return f"DELETE FROM {table} WHERE {cart} = %s"  # noqa: S608 (the models' own names)
+
+
+_CART_LINES_DELETE = FixedStatement(_cart_lines_delete_sql(), [])  # a placed cart is emptied
+
+
+# What placing an order changes on each of its subscriptions.
+SUBSCRIPTION_CHANGED_FIELDS = [
+    "status",
+    "seats",
+    "billing_anchor",
+    "current_period_start",
+    "current_period_end",
+    "version",
+]
+
+
 def _rotate_checkout_token(cart: Cart) -> None:
     cart.checkout_token = uuid.uuid4()
-    cart.save(update_fields=["checkout_token", "updated_at"])
+    instance_update(cart, ["checkout_token", "updated_at"])
 
 
 def cart_line_set(
@@ -224,8 +259,8 @@ def _payment_claim(
 ) -> Order | Payment:
     """Step 1: the existing order, an order that needs no payment, or the attempt to drive."""
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account.pk)
-        if order := Order.objects.filter(account=account, idempotency_key=checkout_token).first():
+        account = account_locked(account_id=account.pk)
+        if order := checkout_order(account_id=account.pk, checkout_token=checkout_token):
             return order
         if amount_due.amount <= 0:
             # Nothing to charge: quote, check and write in this one transaction.
@@ -239,12 +274,7 @@ def _payment_claim(
                 language=language,
                 payment=None,
             )
-        attempts = list(
-            Payment.objects.select_for_update(of=("self",))
-            .filter(checkout_token=checkout_token, order__isnull=True)
-            .select_related("payment_method")
-            .order_by("-id")
-        )
+        attempts = checkout_attempts_locked(checkout_token=checkout_token)
         now = clock.now()
         for attempt in attempts:
             if attempt.status == Payment.Status.PROCESSING and (
@@ -255,7 +285,7 @@ def _payment_claim(
                 # Paid, or interrupted mid-way: finish it (the gateway is asked what
                 # happened) rather than start another payment that could charge twice.
                 attempt.claimed_until = now + PAYMENT_CLAIM
-                attempt.save(update_fields=["claimed_until", "updated_at"])
+                instance_update(attempt, ["claimed_until", "updated_at"])
                 return attempt
             if attempt.status == Payment.Status.REQUIRES_ACTION:
                 if card is None:
@@ -266,7 +296,7 @@ def _payment_claim(
         if card is not None:
             payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
         else:
-            payment_method = PaymentMethod.objects.filter(account=account, is_default=True).first()
+            payment_method = default_payment_method(account=account)
             if payment_method is None:
                 raise PaymentDetailsRequired()
             latest = attempts[0] if attempts else None
@@ -298,7 +328,7 @@ def _payment_claim(
             # Nothing is asked of anyone: the reference is a function of the row's own
             # idempotency key, so it is committed with the row (no separate write).
             attempt.reference = gateway.prepare(payment=attempt)
-        attempt.save(force_insert=True)
+        instance_insert(attempt)
         attempt.is_new = True  # never sent to the gateway: confirm without asking first
         return attempt
 
@@ -324,9 +354,10 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
             payment.reference = gateway.prepare(payment=payment)
             payment.save(update_fields=["reference", "updated_at"])
         with transaction.atomic():
-            account = Account.objects.select_for_update().get(pk=payment.account_id)
-            placed = Order.objects.filter(account=account, idempotency_key=payment.checkout_token)
-            if order := placed.first():
+            account = account_locked(account_id=payment.account_id)
+            if order := checkout_order(
+                account_id=account.pk, checkout_token=payment.checkout_token
+            ):
                 # Decided on the stored row, not on the caller's copy: a copy read before
                 # this order was written (a webhook racing the admin's return from the
                 # bank) has no order yet, though it is the payment that paid for it.
@@ -612,7 +643,7 @@ def _order_write(
     quote = review.quote
     cart = review.cart
     now = clock.now()
-    order = Order.objects.create(
+    order = Order(
         number=_order_number(now),
         account=account,
         placed_by=placed_by,
@@ -633,8 +664,9 @@ def _order_write(
         amount_due=quote.amount_due,
         payment_method_label=str(payment.payment_method) if payment else "",
     )
+    instance_insert(order)
     subscriptions = {line.subscription_id: line.subscription for line in review.lines}
-    OrderLine.objects.bulk_create(
+    lines = [
         OrderLine(
             order=order,
             subscription_id=line.subscription_id,
@@ -654,8 +686,8 @@ def _order_write(
             total=line_quote.total,
         )
         for line, line_quote in quote.lines
-    )
-    SeatChange.objects.bulk_create(
+    ]
+    history = [
         SeatChange(
             subscription_id=line.subscription_id,
             from_seats=line.current_seats,
@@ -666,23 +698,18 @@ def _order_write(
             order_reference=order.number,
         )
         for line, _ in quote.lines
-    )
+    ]
     changed = []
     for line, line_quote in quote.lines:
+        # Locked by the re-quote (cart_lines(lock=True)), so its version is the current one.
         subscription = subscriptions[line.subscription_id]
         subscription.status = Subscription.Status.ACTIVE
         subscription.seats = line.new_seats
         subscription.billing_anchor = line_quote.new_period_start
         subscription.current_period_start = line_quote.new_period_start
         subscription.current_period_end = line_quote.new_period_end
-        changed.append(subscription)
-    # One UPDATE for all lines (bulk_update's CASE per row and field costs more Python).
-    rows_update(
-        Subscription,
-        changed,
-        ["status", "seats", "billing_anchor", "current_period_start", "current_period_end"],
-        increment=["version"],
-    )
+        subscription.version += 1
+        changed.append(instance_update_write(subscription, SUBSCRIPTION_CHANGED_FIELDS))
     # The account is locked and the quote was made from its balance under this
     # lock, so the entries keep the balance at or above zero.
     ledger = []
@@ -690,21 +717,25 @@ def _order_write(
         ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))
     if quote.credit_applied.amount > 0:
         ledger.append((-quote.credit_applied, CreditLedgerEntry.Reason.APPLIED_TO_ORDER))
-    if ledger:
-        CreditLedgerEntry.objects.bulk_create(
-            CreditLedgerEntry(
-                account=account,
-                amount=amount,
-                reason=reason,
-                reference=order.number,
-                created_by=placed_by,
-                created_at=now,
-            )
-            for amount, reason in ledger
+    credit = [
+        CreditLedgerEntry(
+            account=account,
+            amount=amount,
+            reason=reason,
+            reference=order.number,
+            created_by=placed_by,
+            created_at=now,
         )
+        for amount, reason in ledger
+    ]
+    cart_writes = []
     if cart is not None:
-        CartLine.objects.filter(cart=cart).delete()
-        _rotate_checkout_token(cart)
+        cart.checkout_token = uuid.uuid4()  # the next checkout is another one
+        cart_writes = [
+            _CART_LINES_DELETE.write([cart.pk]),
+            instance_update_write(cart, ["checkout_token", "updated_at"]),
+        ]
+    payment_write = None
     if payment is not None:
         method = payment.payment_method
         if method is not None and not method.is_default:  # a new card that just paid
@@ -712,7 +743,21 @@ def _order_write(
             PaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
         payment.order = order
         payment.claimed_until = None
-        payment.save(update_fields=["order", "status", "claimed_until", "updated_at"])
+        payment_write = instance_update_write(
+            payment, ["order", "status", "claimed_until", "updated_at"]
+        )
+    # Sent together, in one round trip: nothing here is read back. The payment's
+    # update comes last, so that its count of rows changed is the one returned.
+    updated = writes_run(
+        objects_insert(lines),
+        objects_insert(history),
+        *changed,
+        objects_insert(credit),
+        *cart_writes,
+        payment_write,
+    )
+    if payment_write is not None and updated != 1:
+        raise DatabaseError(f"Payment {payment.pk} was not there to record its order.")
 
     from checkout.tasks import send_order_confirmation
 

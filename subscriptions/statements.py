@@ -25,10 +25,11 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Field, Model
 
 
@@ -103,6 +104,16 @@ def instance_from(model: type[Model], values: Iterator, names: list[str]) -> Mod
     return model.from_db(connection.alias, names, [next(values) for _ in names])
 
 
+@dataclass(frozen=True)
+class Write:
+    """One statement whose result nobody reads: its SQL (``%s`` for each parameter)
+    and its parameters; from a fixed statement, which is then sent prepared."""
+
+    sql: str
+    params: list
+    statement: FixedStatement | None = None
+
+
 class FixedStatement:
     """One fixed SELECT; ``rows`` gives each value as the ORM would have read it.
 
@@ -129,9 +140,10 @@ class FixedStatement:
     def rows(self, params: list) -> list[tuple]:
         if len(params) != self.parameters:
             raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
-        with connection.cursor() as cursor:
-            if _prepares():
-                self._execute_prepared(cursor, params)
+        db = _db()
+        with db.cursor() as cursor:
+            if _prepares(db):
+                self._execute_prepared(db, cursor, params)
             else:
                 cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -144,15 +156,33 @@ class FixedStatement:
             values = list(row)
             for index, functions in enumerate(self._converters):
                 for function, column in functions:
-                    values[index] = function(values[index], column, connection)
+                    values[index] = function(values[index], column, db)
             converted.append(tuple(values))
         return converted
 
-    def _execute_prepared(self, cursor, params: list) -> None:
-        prepared = _prepared_on_this_connection()
+    def execute(self, params: list) -> int:
+        """Run a fixed statement that returns no rows (an UPDATE or DELETE): rows changed."""
+        if len(params) != self.parameters:
+            raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
+        db = _db()
+        with db.cursor() as cursor:
+            if _prepares(db):
+                self._execute_prepared(db, cursor, params)
+            else:
+                cursor.execute(self.sql, params)
+            return cursor.rowcount
+
+    def write(self, params: list) -> Write:
+        """This statement with ``params``, to be sent with others by ``writes_run``."""
+        if len(params) != self.parameters:
+            raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
+        return Write(self.sql, list(params), self)
+
+    def _execute_prepared(self, db, cursor, params: list) -> None:
+        prepared = _prepared_on_this_connection(db)
         try:
             if self.name not in prepared:
-                self._prepare(prepared)
+                self._prepare(db, prepared)
             cursor.execute(self._execute_sql, params)
         except DatabaseError as error:
             if getattr(error.__cause__, "pgcode", None) not in _SESSION_NOT_AS_THOUGHT:
@@ -161,20 +191,20 @@ class FixedStatement:
             # migration changed a selected column's type, or a pooler handed over
             # another session. Start again from none.
             prepared.clear()
-            if connection.in_atomic_block:
+            if db.in_atomic_block:
                 # The transaction is aborted: this request fails, and the connection is
                 # closed at its end, so that the next one starts afresh.
-                connection.close_at = time.monotonic()
+                db.close_at = time.monotonic()
                 raise
-            with connection.wrap_database_errors, connection.connection.cursor() as raw:
+            with db.wrap_database_errors, db.connection.cursor() as raw:
                 raw.execute("DEALLOCATE ALL")
-            self._prepare(prepared)
+            self._prepare(db, prepared)
             cursor.execute(self._execute_sql, params)
 
-    def _prepare(self, prepared: set[str]) -> None:
+    def _prepare(self, db, prepared: set[str]) -> None:
         # Not through Django's cursor: preparing is part of the execute that follows,
         # not a query of its own in the query log or count.
-        with connection.wrap_database_errors, connection.connection.cursor() as raw:
+        with db.wrap_database_errors, db.connection.cursor() as raw:
             raw.execute(self._prepare_sql)
         prepared.add(self.name)
 
@@ -183,20 +213,173 @@ class FixedStatement:
 _SESSION_NOT_AS_THOUGHT = frozenset({"0A000", "26000", "42P05"})
 
 
-def _prepares() -> bool:
+def _db():
+    """This thread's connection itself: every attribute read through the ``connection``
+    proxy looks the connection up again, which counted on Place order's CPU."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _prepares(db) -> bool:
     return (
-        connection.vendor == "postgresql"
+        db.vendor == "postgresql"
         and settings.PREPARED_STATEMENTS
-        and connection.settings_dict.get("CONN_MAX_AGE") != 0
+        and db.settings_dict.get("CONN_MAX_AGE") != 0
     )
 
 
-def _prepared_on_this_connection() -> set[str]:
+def _prepared_on_this_connection(db) -> set[str]:
     """The statements prepared on the current database session (a new session has none)."""
-    connection.ensure_connection()
-    session = connection.connection
-    known = getattr(connection, "_fixed_statements_prepared", None)
+    db.ensure_connection()
+    session = db.connection
+    known = getattr(db, "_fixed_statements_prepared", None)
     if known is None or known[0] is not session:
         known = (session, set())
-        connection._fixed_statements_prepared = known
+        db._fixed_statements_prepared = known
     return known[1]
+
+
+# -- Writes ------------------------------------------------------------------------------
+#
+# Place order writes an order, its lines, its history and its payment on every
+# request. Through the ORM each of those statements cost more CPU to build
+# than to run; these write one object (or a list of one model's objects) with
+# fixed statements, from the same field methods the ORM's save uses
+# (``pre_save``, ``get_db_prep_save``), so what is stored is what the ORM
+# would store (tests/subscriptions/test_statements.py compares them).
+
+
+def _db_values(fields: list[Field], instance: Model, *, add: bool, db) -> list:
+    """The fields' values as the ORM's save sends them (``auto_now`` and the like set first)."""
+    return [field.get_db_prep_save(field.pre_save(instance, add), db) for field in fields]
+
+
+@cache
+def _insert_statement(model: type[Model]) -> tuple[FixedStatement, list[Field]]:
+    quote = connection.ops.quote_name
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    # Identifiers come from the model's metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(model._meta.pk.column)}"
+    )
+    return FixedStatement(sql, [None]), fields
+
+
+def instance_insert(instance: Model) -> Model:
+    """Insert a new object, as ``save(force_insert=True)`` does, and set its primary key."""
+    statement, fields = _insert_statement(type(instance))
+    db = _db()
+    instance.pk = statement.rows(_db_values(fields, instance, add=True, db=db))[0][0]
+    instance._state.adding = False
+    instance._state.db = db.alias
+    return instance
+
+
+@cache
+def _insert_many_statement(model: type[Model]) -> tuple[FixedStatement, list[Field]]:
+    """One INSERT for any number of rows: a parameter per column, each an array of the
+    rows' values (PostgreSQL's ``unnest``), so the statement's text does not change."""
+    quote = connection.ops.quote_name
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return FixedStatement(sql, []), fields
+
+
+def objects_insert(objects: list[Model]) -> Write | None:
+    """The INSERT of new objects of one model, as ``bulk_create`` would write them
+    (their primary keys are not read back), for ``writes_run``; none for no objects."""
+    if not objects:
+        return None
+    model = type(objects[0])
+    db = _db()
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    rows = [_db_values(fields, obj, add=True, db=db) for obj in objects]
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = db.alias
+    if db.vendor == "postgresql":
+        statement, _ = _insert_many_statement(model)
+        return statement.write([list(column) for column in zip(*rows, strict=True)])
+    quote = db.ops.quote_name
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)}"  # noqa: S608 (the model's own names)
+        f" ({', '.join(quote(field.column) for field in fields)})"
+        f" VALUES {', '.join([row_sql] * len(rows))}"
+    )
+    return Write(sql, [value for row in rows for value in row])
+
+
+@cache
+def _update_statement(model: type[Model], names: tuple[str, ...]) -> tuple[FixedStatement, list]:
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {assignments}"  # noqa: S608
+        f" WHERE {quote(model._meta.pk.column)} = %s"
+    )
+    return FixedStatement(sql, []), fields
+
+
+def instance_update(instance: Model, names: list[str]) -> None:
+    """Write ``names`` of a saved object, as ``save(update_fields=names)`` does
+    (``auto_now`` fields among them are set to now; no row to update is an error)."""
+    write = instance_update_write(instance, names)
+    if not write.statement.execute(write.params):
+        raise DatabaseError(f"{type(instance).__name__} {instance.pk} did not exist to update.")
+
+
+def instance_update_write(instance: Model, names: list[str]) -> Write:
+    """``instance_update`` for ``writes_run``, where nobody reads how many rows changed:
+    for a row that cannot be gone (its transaction holds the lock that keeps it)."""
+    statement, fields = _update_statement(type(instance), tuple(names))
+    values = _db_values(fields, instance, add=False, db=_db())
+    return statement.write([*values, instance.pk])
+
+
+def writes_run(*writes: Write | None) -> int:
+    """Run writes whose results nobody reads, in order; on PostgreSQL in one round trip.
+    Returns the number of rows the last one changed.
+
+    Each statement still runs on its own in the transaction, and the first
+    that fails raises (the transaction is then aborted, as with one statement).
+    Sending them together saves PostgreSQL and this process the work of a
+    request and answer for each, which was most of what small writes cost.
+    """
+    writes = [write for write in writes if write is not None]
+    db = _db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            for write in writes:
+                cursor.execute(write.sql, write.params)
+            return cursor.rowcount
+    prepares = _prepares(db)
+    prepared = _prepared_on_this_connection(db) if prepares else set()
+    parts, params = [], []
+    for write in writes:
+        if prepares and write.statement is not None:
+            if write.statement.name not in prepared:
+                write.statement._prepare(db, prepared)
+            parts.append(write.statement._execute_sql)
+        else:
+            parts.append(write.sql)
+        params += write.params
+    with db.cursor() as cursor:
+        try:
+            cursor.execute("; ".join(parts), params)  # the last statement's count comes back
+            return cursor.rowcount
+        except DatabaseError as error:
+            if getattr(error.__cause__, "pgcode", None) in _SESSION_NOT_AS_THOUGHT:
+                # As in FixedStatement: the session's prepared statements are not what
+                # this process thinks; forget them, and the session's too.
+                prepared.clear()
+                if db.in_atomic_block:
+                    db.close_at = time.monotonic()
+                else:
+                    with db.wrap_database_errors, db.connection.cursor() as raw:
+                        raw.execute("DEALLOCATE ALL")
+            raise
