@@ -20,8 +20,7 @@ from subscriptions.selectors import (
     PLAN_AND_PRODUCT_JOINS,
     SUBSCRIPTION_WITH_PLAN_COLUMNS,
     SUBSCRIPTION_WITH_PLAN_FIELDS,
-    account_credit_balance,
-    account_tax_treatment,
+    QuoteBasis,
     is_purchase,
     subscription_quote_basis,
     subscription_with_plan,
@@ -236,6 +235,61 @@ def checkout_order(*, account_id: int, checkout_token: str) -> Order | None:
     return instance_from(Order, iter(rows[0]), _ORDER_NAMES) if rows else None
 
 
+def _checkout_at_claim_sql() -> str:
+    accounts, account_pk = table_column(Account, "id")
+    methods, method_account = table_column(PaymentMethod, "account")
+    _, is_default = table_column(PaymentMethod, "is_default")
+    orders, order_account = table_column(Order, "account")
+    _, order_key = table_column(Order, "idempotency_key")
+    _, order_pk = table_column(Order, "id")
+    payments, token = table_column(Payment, "checkout_token")
+    _, payment_order = table_column(Payment, "order")
+    return (
+        f"SELECT {columns_sql(PaymentMethod)},"  # noqa: S608 (the models' own names)
+        f" (SELECT {orders}.{order_pk} FROM {orders}"
+        f" WHERE {orders}.{order_account} = %s AND {orders}.{order_key} = %s),"
+        f" (SELECT COUNT(*) FROM {payments}"
+        f" WHERE {payments}.{token} = %s AND {payments}.{payment_order} IS NULL)"
+        f" FROM {accounts} LEFT OUTER JOIN {methods}"
+        f" ON {methods}.{method_account} = {accounts}.{account_pk} AND {methods}.{is_default}"
+        f" WHERE {accounts}.{account_pk} = %s"
+    )
+
+
+_CHECKOUT_AT_CLAIM = FixedStatement(
+    _checkout_at_claim_sql(), [*PaymentMethod._meta.concrete_fields, None, None]
+)
+
+
+@dataclass(frozen=True)
+class CheckoutAtClaim:
+    """What Place order's claim reads under the account lock, in one statement."""
+
+    order_id: int | None  # the order this checkout placed already
+    open_attempts: int  # its payment attempts without an order
+    payment_method: PaymentMethod | None  # the card on file
+
+
+def checkout_at_claim(*, account: Account, checkout_token: str) -> CheckoutAtClaim:
+    """The checkout's order id, its number of open payment attempts and the card on file.
+
+    Read under the account lock (after it, in a statement of its own): orders
+    and checkout attempts are only written under that lock, so these cannot
+    change until it is released; the attempts themselves are read (and
+    locked) only when there are some.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("checkout_at_claim runs inside a transaction.")
+    [row] = _CHECKOUT_AT_CLAIM.rows([account.pk, checkout_token, checkout_token, account.pk])
+    values = iter(row)
+    method = instance_from(PaymentMethod, values, _PAYMENT_METHOD_NAMES)
+    return CheckoutAtClaim(
+        order_id=next(values),
+        open_attempts=next(values),
+        payment_method=method if method.pk is not None else None,
+    )
+
+
 def _checkout_attempts_sql() -> str:
     payments, token = table_column(Payment, "checkout_token")
     _, order = table_column(Payment, "order")
@@ -292,8 +346,9 @@ def cart_review(*, account: Account, at: datetime, lock: bool = False) -> CartRe
         )
         if problem:
             review.problems[line.pk] = problem
+    basis = QuoteBasis(account)
     try:
-        tax = account_tax_treatment(account=account)
+        tax = basis.tax_treatment()
     except ValueError as error:  # no VAT rate recorded for the account's country
         review.error = quote_problem_message(error)
         return review
@@ -311,7 +366,7 @@ def cart_review(*, account: Account, at: datetime, lock: bool = False) -> CartRe
                 for line in lines
             ],
             tax=tax,
-            account_credit=account_credit_balance(account=account),
+            account_credit=basis.credit(),
             at=at,
         )
     except ValueError as error:

@@ -29,9 +29,9 @@ from checkout.selectors import (
     CartReview,
     account_locked,
     cart_review,
+    checkout_at_claim,
     checkout_attempts_locked,
     checkout_order,
-    default_payment_method,
     line_problem,
 )
 from subscriptions import clock
@@ -260,8 +260,9 @@ def _payment_claim(
     """Step 1: the existing order, an order that needs no payment, or the attempt to drive."""
     with transaction.atomic():
         account = account_locked(account_id=account.pk)
-        if order := checkout_order(account_id=account.pk, checkout_token=checkout_token):
-            return order
+        checkout = checkout_at_claim(account=account, checkout_token=checkout_token)
+        if checkout.order_id is not None:
+            return checkout_order(account_id=account.pk, checkout_token=checkout_token)
         if amount_due.amount <= 0:
             # Nothing to charge: quote, check and write in this one transaction.
             review = _review_as_seen(account, checkout_token, quoted_at, fingerprint)
@@ -274,7 +275,11 @@ def _payment_claim(
                 language=language,
                 payment=None,
             )
-        attempts = checkout_attempts_locked(checkout_token=checkout_token)
+        attempts = (
+            checkout_attempts_locked(checkout_token=checkout_token)
+            if checkout.open_attempts
+            else []
+        )
         now = clock.now()
         for attempt in attempts:
             if attempt.status == Payment.Status.PROCESSING and (
@@ -296,7 +301,7 @@ def _payment_claim(
         if card is not None:
             payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
         else:
-            payment_method = default_payment_method(account=account)
+            payment_method = checkout.payment_method
             if payment_method is None:
                 raise PaymentDetailsRequired()
             latest = attempts[0] if attempts else None

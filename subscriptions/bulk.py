@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 from enum import Enum
 
 from django.db import connection
 from django.db.models import F, Model
 from moneyed import Money
 
-# Values a field's get_db_prep_save would hand to the driver unchanged (and aware datetimes).
-_PLAIN = frozenset({str, int, Decimal, type(None)})
+from subscriptions.statements import PLAIN_TYPES
 
 
 def rows_update(
@@ -50,11 +48,13 @@ def rows_update(
         row = []
         for column in columns:
             value = getattr(obj, column.attname)
-            if isinstance(value, Enum) and type(value.value) in _PLAIN:
+            if isinstance(value, Enum) and type(value.value) in PLAIN_TYPES:
                 value = value.value  # a choice (Status.ACTIVE): its value, as the field would
             # Plain values are what the field would prepare anyway; the rest (money and the
             # like) go through the field.
-            plain = type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None)
+            plain = type(value) in PLAIN_TYPES or (
+                type(value) is datetime and value.tzinfo is not None
+            )
             row.append(value if plain else column.get_db_prep_save(value, connection))
         values.append(row)
     # A value that is the same for every row is set once, not sent once a row.

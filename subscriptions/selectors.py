@@ -84,6 +84,57 @@ def account_credit_balance(*, account: Account) -> Money:
     return round_money(totals.get(account.currency) or Decimal("0"), account.currency)
 
 
+def _quote_basis_sql() -> str:
+    rates, country = table_column(TaxRate, "country")
+    _, rate = table_column(TaxRate, "rate")
+    ledger, account = table_column(CreditLedgerEntry, "account")
+    _, amount = table_column(CreditLedgerEntry, "amount")
+    _, currency = table_column(CreditLedgerEntry, "amount_currency")
+    return (
+        f"SELECT (SELECT {rates}.{rate} FROM {rates} WHERE {rates}.{country} = %s),"  # noqa: S608
+        f" (SELECT SUM({ledger}.{amount}) FROM {ledger}"
+        f" WHERE {ledger}.{account} = %s AND {ledger}.{currency} = %s),"
+        f" (SELECT MIN({ledger}.{currency}) FROM {ledger}"
+        f" WHERE {ledger}.{account} = %s AND {ledger}.{currency} <> %s)"
+    )
+
+
+_QUOTE_BASIS = FixedStatement(
+    _quote_basis_sql(),
+    [TaxRate._meta.get_field("rate"), CreditLedgerEntry._meta.get_field("amount"), None],
+)
+
+
+class QuoteBasis:
+    """What a quote needs of the account besides its cart: its tax treatment and its
+    credit, read in one statement (``account_tax_treatment`` and
+    ``account_credit_balance`` read them one by one; the answers are the same)."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        [row] = _QUOTE_BASIS.rows(
+            [account.country.upper(), account.pk, account.currency, account.pk, account.currency]
+        )
+        self._rate, self._credit, self._foreign_currency = row
+
+    def tax_treatment(self) -> TaxTreatment:
+        """As ``account_tax_treatment`` (``MissingTaxRate`` when the rate is needed and
+        not recorded)."""
+        country = self.account.country.upper()
+        return resolve_tax_treatment(
+            seller_country=settings.SELLER_COUNTRY,
+            customer_country=self.account.country,
+            vat_number=self.account.vat_number,
+            standard_rates={} if self._rate is None else {country: self._rate},
+        )
+
+    def credit(self) -> Money:
+        """As ``account_credit_balance`` (``CurrencyMismatch`` for credit in another currency)."""
+        if self._foreign_currency is not None:
+            return account_credit_balance(account=self.account)  # raises, naming them all
+        return round_money(self._credit or Decimal("0"), self.account.currency)
+
+
 def standard_tax_rates(*, countries: Iterable[str] | None = None) -> dict[str, Decimal]:
     """The recorded standard VAT rates, all of them or only those of ``countries``.
 

@@ -26,6 +26,8 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
@@ -248,9 +250,27 @@ def _prepared_on_this_connection(db) -> set[str]:
 # would store (tests/subscriptions/test_statements.py compares them).
 
 
+# Values PostgreSQL's get_db_prep_save hands to the driver as they are (and aware datetimes).
+PLAIN_TYPES = frozenset({str, int, Decimal, type(None)})
+
+
 def _db_values(fields: list[Field], instance: Model, *, add: bool, db) -> list:
-    """The fields' values as the ORM's save sends them (``auto_now`` and the like set first)."""
-    return [field.get_db_prep_save(field.pre_save(instance, add), db) for field in fields]
+    """The fields' values as the ORM's save sends them (``auto_now`` and the like set first).
+
+    On PostgreSQL a plain value skips ``get_db_prep_save``, which would return it
+    unchanged; anything else (money, a choice, a UUID, a boolean) goes through it.
+    """
+    plain_as_is = db.vendor == "postgresql"
+    values = []
+    for field in fields:
+        value = field.pre_save(instance, add)
+        if plain_as_is and (
+            type(value) in PLAIN_TYPES or (type(value) is datetime and value.tzinfo is not None)
+        ):
+            values.append(value)
+        else:
+            values.append(field.get_db_prep_save(value, db))
+    return values
 
 
 @cache

@@ -164,3 +164,50 @@ def test_corporate_and_canceled_subscriptions_are_not_quoted():
     canceled = SubscriptionFactory(status=Subscription.Status.CANCELED, billing_anchor=NOV_1)
     with pytest.raises(QuoteError, match="canceled"):
         subscription_seat_change_quote(subscription=canceled, new_seats=12, at=NOV_26_NOON)
+
+
+# -- QuoteBasis: the tax treatment and the credit of a quote, read in one statement ------
+
+
+@pytest.mark.parametrize(
+    ("country", "vat_number", "credit"),
+    [
+        ("DE", "", []),
+        ("DE", "", ["63.00", "12.34", "-50.00"]),
+        ("FR", "", ["0.01"]),
+        ("FR", "FR40303265045", ["10.00", "-10.00"]),
+        ("AT", "ATU13585627", []),
+        ("US", "", ["5.555"]),
+    ],
+)
+def test_the_quote_basis_answers_as_the_two_reads_it_replaces(country, vat_number, credit):
+    from subscriptions.selectors import QuoteBasis
+
+    account = AccountFactory(country=country, vat_number=vat_number)
+    for amount in credit:
+        CreditLedgerEntry.objects.create(
+            account=account, amount=Money(amount, "EUR"), reason="goodwill"
+        )
+    CreditLedgerEntry.objects.create(
+        account=AccountFactory(), amount=Money("99", "EUR"), reason="goodwill"
+    )
+    basis = QuoteBasis(account)
+    assert basis.tax_treatment() == account_tax_treatment(account=account)
+    assert basis.credit() == account_credit_balance(account=account)
+
+
+def test_the_quote_basis_refuses_what_the_two_reads_refuse():
+    from subscriptions.models import TaxRate
+    from subscriptions.selectors import QuoteBasis
+    from subscriptions.vat import MissingTaxRate
+
+    account = AccountFactory(currency="EUR", country="FR")
+    CreditLedgerEntry.objects.create(account=account, amount=Money("10", "EUR"), reason="goodwill")
+    CreditLedgerEntry.objects.create(account=account, amount=Money("100", "USD"), reason="goodwill")
+    with pytest.raises(CurrencyMismatch, match="entries in USD"):
+        QuoteBasis(account).credit()
+    TaxRate.objects.filter(country="FR").delete()
+    with pytest.raises(MissingTaxRate, match="FR"):
+        QuoteBasis(account).tax_treatment()
+    with pytest.raises(MissingTaxRate, match="FR"):
+        account_tax_treatment(account=account)
