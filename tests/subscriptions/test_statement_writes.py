@@ -239,7 +239,7 @@ def test_when_one_write_fails_the_transaction_keeps_none_of_them():
 
 
 def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
-    from checkout.selectors import checkout_at_claim
+    from checkout.selectors import checkout_at_claim, checkout_attempts_locked
 
     membership = MembershipFactory()
     account, user = membership.account, membership.user
@@ -264,6 +264,10 @@ def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
         tried = checkout_at_claim(account=account, checkout_token="t-1")
     assert (tried.order_id, tried.open_attempts, tried.payment_method) == (None, 1, card)
     assert tried.payment_method.last4 == card.last4
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        [open_attempt] = checkout_attempts_locked(checkout_token="t-1")
+        assert open_attempt.payment_method.last4 == card.last4  # read with it
+    assert open_attempt.pk == attempt.pk and len(captured) == 1
 
     placed = instance_insert(order(account, user, "BC-9"))
     Order.objects.filter(pk=placed.pk).update(idempotency_key="t-1")
@@ -273,3 +277,5 @@ def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
         other = checkout_at_claim(account=account, checkout_token="t-2")
     assert (done.order_id, done.open_attempts) == (placed.pk, 0)
     assert (other.order_id, other.open_attempts) == (None, 0)
+    with transaction.atomic():
+        assert checkout_attempts_locked(checkout_token="t-1") == []  # it has its order
