@@ -1,6 +1,6 @@
 """Writing many rows in one statement, cheaper than Django's ``bulk_update`` and
-``bulk_create``: Place order's subscriptions, and a renewal run's orders, lines,
-payments and subscriptions (thousands a batch).
+``bulk_create``: a renewal run's orders, lines, payments and subscriptions
+(thousands a batch). Place order's few rows go through ``statements.py``.
 """
 
 from __future__ import annotations

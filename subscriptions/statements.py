@@ -17,6 +17,10 @@ once; inside one the request fails and its connection is closed at the end,
 so the next request starts afresh.
 A connection pooler that hands one client's statements to another (PgBouncer
 in transaction mode) does not keep them: set ``PREPARED_STATEMENTS=0`` there.
+
+Place order also writes through fixed statements (``instance_insert``,
+``objects_insert``, ``instance_update``), and sends the writes whose results
+nobody reads in one round trip (``writes_run``).
 """
 
 from __future__ import annotations
