@@ -191,19 +191,8 @@ class FixedStatement:
                 self._prepare(db, prepared)
             cursor.execute(self._execute_sql, params)
         except DatabaseError as error:
-            if getattr(error.__cause__, "pgcode", None) not in _SESSION_NOT_AS_THOUGHT:
+            if not _prepared_forgotten(db, prepared, error):
                 raise
-            # The session's prepared statements are not what this process thinks: a
-            # migration changed a selected column's type, or a pooler handed over
-            # another session. Start again from none.
-            prepared.clear()
-            if db.in_atomic_block:
-                # The transaction is aborted: this request fails, and the connection is
-                # closed at its end, so that the next one starts afresh.
-                db.close_at = time.monotonic()
-                raise
-            with db.wrap_database_errors, db.connection.cursor() as raw:
-                raw.execute("DEALLOCATE ALL")
             self._prepare(db, prepared)
             cursor.execute(self._execute_sql, params)
 
@@ -217,6 +206,26 @@ class FixedStatement:
 
 # cached plan must not change result type; prepared statement does not exist / already exists
 _SESSION_NOT_AS_THOUGHT = frozenset({"0A000", "26000", "42P05"})
+
+
+def _prepared_forgotten(db, prepared: set[str], error: DatabaseError) -> bool:
+    """Whether, after ``error``, the statement may be tried once more from none prepared.
+
+    When the session's prepared statements are not what this process thinks (a
+    migration changed a selected column's type, a pooler handed over another
+    session), they are forgotten on both sides. Inside a transaction, which the
+    error aborted, the request fails and its connection is closed at its end, so
+    that the next one starts afresh: False. Any other error: False, as it is.
+    """
+    if getattr(error.__cause__, "pgcode", None) not in _SESSION_NOT_AS_THOUGHT:
+        return False
+    prepared.clear()
+    if db.in_atomic_block:
+        db.close_at = time.monotonic()
+        return False
+    with db.wrap_database_errors, db.connection.cursor() as raw:
+        raw.execute("DEALLOCATE ALL")
+    return True
 
 
 def _db():
@@ -251,7 +260,7 @@ def _prepared_on_this_connection(db) -> set[str]:
 # than to run; these write one object (or a list of one model's objects) with
 # fixed statements, from the same field methods the ORM's save uses
 # (``pre_save``, ``get_db_prep_save``), so what is stored is what the ORM
-# would store (tests/subscriptions/test_statements.py compares them).
+# would store (tests/subscriptions/test_statement_writes.py compares them).
 
 
 # Values PostgreSQL's get_db_prep_save hands to the driver as they are (and aware datetimes).
@@ -292,8 +301,11 @@ def _insert_statement(model: type[Model]) -> tuple[FixedStatement, list[Field]]:
 
 def instance_insert(instance: Model) -> Model:
     """Insert a new object, as ``save(force_insert=True)`` does, and set its primary key."""
-    statement, fields = _insert_statement(type(instance))
     db = _db()
+    if db.vendor != "postgresql":  # (RETURNING needs SQLite 3.35; Django 5.2 takes 3.31)
+        instance.save(force_insert=True)
+        return instance
+    statement, fields = _insert_statement(type(instance))
     instance.pk = statement.rows(_db_values(fields, instance, add=True, db=db))[0][0]
     instance._state.adding = False
     instance._state.db = db.alias
@@ -307,7 +319,12 @@ def _insert_many_statement(model: type[Model]) -> tuple[FixedStatement, list[Fie
     quote = connection.ops.quote_name
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quote(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    # Arrays of the column's type without its length or precision (varchar[], not
+    # varchar(64)[]): a cast to varchar(64) would cut a longer value without a word,
+    # where the INSERT refuses it, as bulk_create's would.
+    arrays = ", ".join(
+        f"%s::{re.sub(r'[(].*[)]', '', field.db_type(connection))}[]" for field in fields
+    )
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
     return FixedStatement(sql, []), fields
 
@@ -383,27 +400,24 @@ def writes_run(*writes: Write | None) -> int:
             return cursor.rowcount
     prepares = _prepares(db)
     prepared = _prepared_on_this_connection(db) if prepares else set()
-    parts, params = [], []
-    for write in writes:
-        if prepares and write.statement is not None:
-            if write.statement.name not in prepared:
-                write.statement._prepare(db, prepared)
-            parts.append(write.statement._execute_sql)
-        else:
-            parts.append(write.sql)
-        params += write.params
+
+    def send(cursor) -> int:
+        parts, params = [], []
+        for write in writes:
+            if prepares and write.statement is not None:
+                if write.statement.name not in prepared:
+                    write.statement._prepare(db, prepared)
+                parts.append(write.statement._execute_sql)
+            else:
+                parts.append(write.sql)
+            params += write.params
+        cursor.execute("; ".join(parts), params)
+        return cursor.rowcount  # the last statement's
+
     with db.cursor() as cursor:
         try:
-            cursor.execute("; ".join(parts), params)  # the last statement's count comes back
-            return cursor.rowcount
+            return send(cursor)
         except DatabaseError as error:
-            if getattr(error.__cause__, "pgcode", None) in _SESSION_NOT_AS_THOUGHT:
-                # As in FixedStatement: the session's prepared statements are not what
-                # this process thinks; forget them, and the session's too.
-                prepared.clear()
-                if db.in_atomic_block:
-                    db.close_at = time.monotonic()
-                else:
-                    with db.wrap_database_errors, db.connection.cursor() as raw:
-                        raw.execute("DEALLOCATE ALL")
-            raise
+            if not _prepared_forgotten(db, prepared, error):
+                raise
+            return send(cursor)

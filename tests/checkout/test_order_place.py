@@ -416,3 +416,24 @@ def test_a_review_whose_period_ended_before_placing_is_refused(admin, account):
     assert not Order.objects.exists()
     subscription.refresh_from_db()
     assert subscription.seats == 10
+
+
+def test_a_payment_gone_before_its_order_is_recorded_leaves_nothing_placed(
+    frozen_now, admin, account, remote_support
+):
+    """The payment's update is the last of Place order's writes, sent together with
+    the others; if it changes no row, the whole order is rolled back."""
+    from django.db import DatabaseError
+
+    class PaymentVanishes(SandboxGateway):
+        def confirm(self, *, payment):
+            Payment.objects.filter(pk=payment.pk).delete()  # in the same transaction
+            return super().confirm(payment=payment)
+
+    put_in_cart(remote_support, 7)
+    with pytest.raises(DatabaseError, match="not there to record its order"):
+        place(account, admin, gateway=PaymentVanishes())
+    remote_support.refresh_from_db()
+    assert not Order.objects.exists() and remote_support.seats == 10
+    assert not SeatChange.objects.exists()
+    assert Cart.objects.get(account=account).lines.count() == 1

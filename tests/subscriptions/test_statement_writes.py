@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
@@ -197,7 +197,9 @@ def test_an_update_writes_only_the_named_fields_and_refuses_a_missing_row():
         instance_update(cart, ["checkout_token"])
 
 
-def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows():
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "PREPARED_STATEMENTS=0"])
+def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows(prepared, settings):
+    settings.PREPARED_STATEMENTS = prepared
     subscription = SubscriptionFactory(seats=5)
     cart = Cart.objects.create(account=subscription.account)
     line = CartLine(cart=cart, subscription=subscription, new_seats=4, added_at=AT)
@@ -218,7 +220,66 @@ def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows():
 
     gone = SeatChange(subscription=subscription, from_seats=4, to_seats=3, at=AT)
     gone.pk = 10**12
-    assert writes_run(instance_update_write(gone, ["to_seats"])) == 0  # no such row
+    # Earlier writes change rows; the count is the last one's (none).
+    more = [
+        SeatChange(subscription=subscription, from_seats=4, to_seats=n, at=AT, channel="portal")
+        for n in (3, 2)
+    ]
+    assert writes_run(objects_insert(more), instance_update_write(gone, ["to_seats"])) == 0
+    assert SeatChange.objects.filter(subscription=subscription).count() == 3
+    # ...and the other way round.
+    subscription.seats = 2
+    assert (
+        writes_run(
+            instance_update_write(gone, ["to_seats"]),
+            instance_update_write(subscription, ["seats"]),
+        )
+        == 1
+    )
+    assert type(subscription).objects.get(pk=subscription.pk).seats == 2
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut():
+    """As bulk_create: the arrays are of the column's type without its length, so the
+    INSERT checks the length rather than a cast cutting the value."""
+    subscription = SubscriptionFactory(seats=5)
+    too_long = SeatChange(
+        subscription=subscription,
+        from_seats=5,
+        to_seats=4,
+        at=AT,
+        channel="portal",
+        order_reference="B" * 65,
+    )
+    with pytest.raises(DataError), transaction.atomic():
+        writes_run(objects_insert([too_long]))
+    with pytest.raises(DataError), transaction.atomic():
+        SeatChange.objects.bulk_create([too_long])
+    assert not SeatChange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_are_prepared_again_when_the_session_is_not_as_thought():
+    """After a failure that leaves this process's record of prepared statements and the
+    session's apart (see FixedStatement), writes outside a transaction start afresh;
+    inside one the request fails and its connection is renewed."""
+    from subscriptions.statements import _db, _prepared_on_this_connection
+
+    subscription = SubscriptionFactory(seats=5)
+    subscription.seats = 4
+    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
+    _prepared_on_this_connection(_db()).clear()  # the session still has it: "already exists"
+    subscription.seats = 3
+    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
+    assert type(subscription).objects.get(pk=subscription.pk).seats == 3
+
+    _prepared_on_this_connection(_db()).clear()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        writes_run(instance_update_write(subscription, ["seats"]))
+    connection.close_if_unusable_or_obsolete()  # what the end of the request does
+    assert connection.connection is None
+    subscription.seats = 2
+    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
 
 
 def test_when_one_write_fails_the_transaction_keeps_none_of_them():
