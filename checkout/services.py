@@ -754,10 +754,10 @@ def _order_write(
     # Sent together, in one round trip: nothing here is read back. The payment's
     # update comes last, so that its count of rows changed is the one returned.
     updated = writes_run(
-        objects_insert(lines),
-        objects_insert(history),
+        *objects_insert(lines),
+        *objects_insert(history),
         *changed,
-        objects_insert(credit),
+        *objects_insert(credit),
         *cart_writes,
         payment_write,
     )

@@ -287,16 +287,19 @@ def _db_values(fields: list[Field], instance: Model, *, add: bool, db) -> list:
 
 
 @cache
-def _insert_statement(model: type[Model]) -> tuple[FixedStatement, list[Field]]:
+def _insert_statement(model: type[Model], *, returning: bool) -> tuple[FixedStatement, list]:
+    """The INSERT of one new row, every column but the primary key a parameter."""
     quote = connection.ops.quote_name
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quote(field.column) for field in fields)
     # Identifiers come from the model's metadata; every value is a parameter.
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
-        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(model._meta.pk.column)}"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    return FixedStatement(sql, [None]), fields
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return FixedStatement(sql, [None] if returning else []), fields
 
 
 def instance_insert(instance: Model) -> Model:
@@ -305,53 +308,28 @@ def instance_insert(instance: Model) -> Model:
     if db.vendor != "postgresql":  # (RETURNING needs SQLite 3.35; Django 5.2 takes 3.31)
         instance.save(force_insert=True)
         return instance
-    statement, fields = _insert_statement(type(instance))
+    statement, fields = _insert_statement(type(instance), returning=True)
     instance.pk = statement.rows(_db_values(fields, instance, add=True, db=db))[0][0]
     instance._state.adding = False
     instance._state.db = db.alias
     return instance
 
 
-@cache
-def _insert_many_statement(model: type[Model]) -> tuple[FixedStatement, list[Field]]:
-    """One INSERT for any number of rows: a parameter per column, each an array of the
-    rows' values (PostgreSQL's ``unnest``), so the statement's text does not change."""
-    quote = connection.ops.quote_name
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(quote(field.column) for field in fields)
-    # Arrays of the column's type without its length or precision (varchar[], not
-    # varchar(64)[]): a cast to varchar(64) would cut a longer value without a word,
-    # where the INSERT refuses it, as bulk_create's would.
-    arrays = ", ".join(
-        f"%s::{re.sub(r'[(].*[)]', '', field.db_type(connection))}[]" for field in fields
-    )
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
-    return FixedStatement(sql, []), fields
+def objects_insert(objects: list[Model]) -> list[Write]:
+    """The INSERTs of new objects, as ``bulk_create`` would write them (their primary
+    keys are not read back), for ``writes_run``: one fixed statement a row.
 
-
-def objects_insert(objects: list[Model]) -> Write | None:
-    """The INSERT of new objects of one model, as ``bulk_create`` would write them
-    (their primary keys are not read back), for ``writes_run``; none for no objects."""
-    if not objects:
-        return None
-    model = type(objects[0])
+    For the few rows of an order a row's INSERT costs PostgreSQL about half of
+    one INSERT of arrays (``unnest``), and ``writes_run`` sends them all at once.
+    """
     db = _db()
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    rows = [_db_values(fields, obj, add=True, db=db) for obj in objects]
+    writes = []
     for obj in objects:
+        statement, fields = _insert_statement(type(obj), returning=False)
+        writes.append(statement.write(_db_values(fields, obj, add=True, db=db)))
         obj._state.adding = False
         obj._state.db = db.alias
-    if db.vendor == "postgresql":
-        statement, _ = _insert_many_statement(model)
-        return statement.write([list(column) for column in zip(*rows, strict=True)])
-    quote = db.ops.quote_name
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)}"  # noqa: S608 (the model's own names)
-        f" ({', '.join(quote(field.column) for field in fields)})"
-        f" VALUES {', '.join([row_sql] * len(rows))}"
-    )
-    return Write(sql, [value for row in rows for value in row])
+    return writes
 
 
 @cache
@@ -392,6 +370,8 @@ def writes_run(*writes: Write | None) -> int:
     request and answer for each, which was most of what small writes cost.
     """
     writes = [write for write in writes if write is not None]
+    if not writes:
+        return 0
     db = _db()
     if db.vendor != "postgresql":
         with db.cursor() as cursor:

@@ -159,7 +159,7 @@ def test_objects_inserted_together_are_stored_as_bulk_create_stores_them():
         list(CreditLedgerEntry.objects.order_by("id").values()),
     )
     with CaptureQueriesContext(connection) as captured:
-        writes_run(objects_insert(lines()), objects_insert(entries()))
+        writes_run(*objects_insert(lines()), *objects_insert(entries()))
     assert len(captured) == 1  # both inserts in one round trip
 
     def without_ids(rows):
@@ -173,7 +173,7 @@ def test_objects_inserted_together_are_stored_as_bulk_create_stores_them():
     )
     assert without_ids(ours[0]) == without_ids(by_orm[0]) and len(ours[0]) == 2
     assert without_ids(ours[1]) == without_ids(by_orm[1]) and len(ours[1]) == 2
-    assert objects_insert([]) is None
+    assert objects_insert([]) == []
 
 
 def test_an_update_writes_only_the_named_fields_and_refuses_a_missing_row():
@@ -209,8 +209,8 @@ def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows(prepare
     subscription.seats = 4
     with CaptureQueriesContext(connection) as captured:
         changed = writes_run(
-            objects_insert([line]),
-            objects_insert([history]),
+            *objects_insert([line]),
+            *objects_insert([history]),
             instance_update_write(subscription, ["seats"]),
         )
     assert len(captured) == 1 and changed == 1
@@ -225,7 +225,7 @@ def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows(prepare
         SeatChange(subscription=subscription, from_seats=4, to_seats=n, at=AT, channel="portal")
         for n in (3, 2)
     ]
-    assert writes_run(objects_insert(more), instance_update_write(gone, ["to_seats"])) == 0
+    assert writes_run(*objects_insert(more), instance_update_write(gone, ["to_seats"])) == 0
     assert SeatChange.objects.filter(subscription=subscription).count() == 3
     # ...and the other way round.
     subscription.seats = 2
@@ -240,8 +240,7 @@ def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows(prepare
 
 
 def test_a_value_too_long_for_its_column_is_refused_not_cut():
-    """As bulk_create: the arrays are of the column's type without its length, so the
-    INSERT checks the length rather than a cast cutting the value."""
+    """As bulk_create: the INSERT checks the length; nothing cuts the value to fit."""
     subscription = SubscriptionFactory(seats=5)
     too_long = SeatChange(
         subscription=subscription,
@@ -252,7 +251,7 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut():
         order_reference="B" * 65,
     )
     with pytest.raises(DataError), transaction.atomic():
-        writes_run(objects_insert([too_long]))
+        writes_run(*objects_insert([too_long]))
     with pytest.raises(DataError), transaction.atomic():
         SeatChange.objects.bulk_create([too_long])
     assert not SeatChange.objects.exists()
@@ -291,7 +290,7 @@ def test_when_one_write_fails_the_transaction_keeps_none_of_them():
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         # The second line breaks the one-line-per-subscription rule of the cart.
-        writes_run(objects_insert([history]), objects_insert(twice))
+        writes_run(*objects_insert([history]), *objects_insert(twice))
     assert not SeatChange.objects.filter(subscription=subscription).exists()
     assert not CartLine.objects.filter(cart=cart).exists()
 
