@@ -37,6 +37,7 @@ from functools import cache
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Field, Model
+from djmoney.utils import MONEY_CLASSES
 
 
 def table_column(model: type[Model], field: str) -> tuple[str, str]:
@@ -271,12 +272,15 @@ def _db_values(fields: list[Field], instance: Model, *, add: bool, db) -> list:
     """The fields' values as the ORM's save sends them (``auto_now`` and the like set first).
 
     On PostgreSQL a plain value skips ``get_db_prep_save``, which would return it
-    unchanged; anything else (money, a choice, a UUID, a boolean) goes through it.
+    unchanged (money: its amount); anything else (a choice, a UUID, a boolean)
+    goes through it.
     """
     plain_as_is = db.vendor == "postgresql"
     values = []
     for field in fields:
         value = field.pre_save(instance, add)
+        if plain_as_is and isinstance(value, MONEY_CLASSES):
+            value = value.amount  # what djmoney's get_db_prep_save does first
         if plain_as_is and (
             type(value) in PLAIN_TYPES or (type(value) is datetime and value.tzinfo is not None)
         ):
