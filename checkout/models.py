@@ -115,7 +115,7 @@ class Order(models.Model):
         SEAT_CHANGE = "seat_change", _("Seat change")
         RENEWAL = "renewal", _("Renewal")
 
-    number = models.CharField(_("order number"), max_length=32, unique=True)
+    number = models.CharField(_("order number"), max_length=32)
     kind = models.CharField(
         _("kind"), max_length=16, choices=Kind.choices, default=Kind.SEAT_CHANGE
     )
@@ -126,7 +126,7 @@ class Order(models.Model):
     placed_at = models.DateTimeField(_("placed at"))
     # The instant the seat changes take effect: the instant of the reviewed quote.
     effective_at = models.DateTimeField(_("effective at"))
-    idempotency_key = models.CharField(_("checkout token"), max_length=64, unique=True)
+    idempotency_key = models.CharField(_("checkout token"), max_length=64)
     language = models.CharField(_("language"), max_length=8, default="en")
     tax_kind = models.CharField(_("tax treatment"), max_length=16)
     tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
@@ -155,7 +155,12 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-placed_at", "-id"]
+        # Unique as constraints, not unique=True: on PostgreSQL a unique text field also
+        # gets a second index for LIKE 'prefix%' searches, which nothing here makes,
+        # and which every order's insert paid for.
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="order_checkout_token_unique"),
             models.CheckConstraint(
                 condition=Q(amount_due__gte=0), name="order_amount_due_not_negative"
             ),
@@ -231,8 +236,8 @@ class Payment(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
-    checkout_token = models.CharField(_("checkout token"), max_length=64, db_index=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
+    checkout_token = models.CharField(_("checkout token"), max_length=64)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128)
     gateway = models.CharField(_("gateway"), max_length=16)
     reference = models.CharField(_("gateway reference"), max_length=255, blank=True)
     client_secret = models.CharField(_("authentication secret"), max_length=255, blank=True)
@@ -257,7 +262,13 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-created_at", "-id"]
+        # As Order's: an index and a unique constraint without the LIKE index that
+        # db_index=True and unique=True add to text fields on PostgreSQL.
+        indexes = [models.Index(fields=["checkout_token"], name="payment_checkout_token")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="payment_idempotency_key_unique"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
                 condition=Q(
