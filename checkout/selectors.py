@@ -39,10 +39,23 @@ def cart_of(*, account: Account) -> Cart | None:
     return Cart.objects.filter(account=account).first()
 
 
+def _for_update(sql: str, *, of: type | None = None) -> str:
+    if not connection.features.has_select_for_update:
+        return sql  # SQLite (make run) locks the whole database for a write anyway
+    if of is not None and connection.features.has_select_for_update_of:
+        return f"{sql} FOR UPDATE OF {connection.ops.quote_name(of._meta.db_table)}"
+    return f"{sql} FOR UPDATE"
+
+
+def _require_transaction(what: str) -> None:
+    """A read that locks rows holds them only as long as its transaction."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(f"{what} runs inside a transaction.")
+
+
 def _cart_lines_sql(*, lock: bool) -> str:
     """The account's cart lines with their cart, subscription, plan, product and the
     number of users assigned to the subscription."""
-    quote = connection.ops.quote_name
     lines, cart_id = table_column(CartLine, "cart")
     _, line_subscription = table_column(CartLine, "subscription")
     carts, cart_pk = table_column(Cart, "id")
@@ -57,11 +70,7 @@ def _cart_lines_sql(*, lock: bool) -> str:
         f"{PLAN_AND_PRODUCT_JOINS}"
         f" WHERE {carts}.{cart_account} = %s ORDER BY {lines}.{line_subscription}"
     )
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-        if connection.features.has_select_for_update_of:
-            sql += f" OF {quote(Subscription._meta.db_table)}"
-    return sql
+    return _for_update(sql, of=Subscription) if lock else sql
 
 
 # The selected columns' fields, in the statement's order.
@@ -83,8 +92,8 @@ def cart_lines(*, account: Account, lock: bool = False) -> list[CartLine]:
     ``lock`` the subscriptions are locked too (FOR UPDATE), in subscription
     order, for Place order.
     """
-    if lock and not connection.in_atomic_block:
-        raise TransactionManagementError("cart_lines(lock=True) runs inside a transaction.")
+    if lock:
+        _require_transaction("cart_lines(lock=True)")
     rows = (_CART_LINES_LOCKED if lock else _CART_LINES).rows([account.pk])
     lines, cart, plans, products = [], None, {}, {}
     for row in rows:
@@ -187,14 +196,6 @@ def default_payment_method(*, account: Account) -> PaymentMethod | None:
 # request, and through the ORM each cost more CPU to compile than to run.
 
 
-def _for_update(sql: str, *, of: type | None = None) -> str:
-    if not connection.features.has_select_for_update:
-        return sql  # SQLite (make run) locks the whole database for a write anyway
-    if of is not None and connection.features.has_select_for_update_of:
-        return f"{sql} FOR UPDATE OF {connection.ops.quote_name(of._meta.db_table)}"
-    return f"{sql} FOR UPDATE"
-
-
 def _account_locked_sql() -> str:
     table, pk = table_column(Account, "id")
     return _for_update(f"SELECT {columns_sql(Account)} FROM {table} WHERE {pk} = %s")  # noqa: S608
@@ -211,8 +212,7 @@ def account_locked(*, account_id: int) -> Account:
     that waited for the lock sees only what was committed when it began, so a
     read in the same statement could miss what the lock's last holder wrote.
     """
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("account_locked runs inside a transaction.")
+    _require_transaction("account_locked")
     rows = _ACCOUNT_LOCKED.rows([account_id])
     if not rows:
         raise Account.DoesNotExist(f"No account {account_id}.")
@@ -281,8 +281,7 @@ def checkout_at_claim(*, account: Account, checkout_token: str) -> CheckoutAtCla
     change until it is released; the attempts themselves are read (and
     locked) only when there are some.
     """
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("checkout_at_claim runs inside a transaction.")
+    _require_transaction("checkout_at_claim")
     [row] = _CHECKOUT_AT_CLAIM.rows([account.pk, checkout_token, checkout_token, account.pk])
     values = iter(row)
     method = instance_from(PaymentMethod, values, _PAYMENT_METHOD_NAMES)
@@ -318,8 +317,7 @@ _PAYMENT_NAMES = attnames(Payment)
 def checkout_attempts_locked(*, checkout_token: str) -> list[Payment]:
     """A checkout's payment attempts without an order, newest first, locked, each with
     its card (``select_related``)."""
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("checkout_attempts_locked runs inside a transaction.")
+    _require_transaction("checkout_attempts_locked")
     attempts = []
     for row in _CHECKOUT_ATTEMPTS_LOCKED.rows([checkout_token]):
         values = iter(row)

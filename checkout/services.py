@@ -32,6 +32,7 @@ from checkout.selectors import (
     checkout_at_claim,
     checkout_attempts_locked,
     checkout_order,
+    default_payment_method,
     line_problem,
 )
 from subscriptions import clock
@@ -889,7 +890,7 @@ def staff_seat_change(
     with transaction.atomic():
         account, locked, review = locked_review()
         if review.quote.amount_due.amount > 0:
-            method = PaymentMethod.objects.filter(account=account, is_default=True).first()
+            method = default_payment_method(account=account)
             if method is None:
                 raise StaffChangeRefused(
                     "This change costs money and the account has no card on file."

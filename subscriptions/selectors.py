@@ -121,10 +121,8 @@ class QuoteBasis:
         """As ``account_tax_treatment`` (``MissingTaxRate`` when the rate is needed and
         not recorded)."""
         country = self.account.country.upper()
-        return resolve_tax_treatment(
-            seller_country=settings.SELLER_COUNTRY,
-            customer_country=self.account.country,
-            vat_number=self.account.vat_number,
+        return account_tax_treatment(
+            account=self.account,
             standard_rates={} if self._rate is None else {country: self._rate},
         )
 
@@ -147,15 +145,17 @@ def standard_tax_rates(*, countries: Iterable[str] | None = None) -> dict[str, D
     return dict(rates.values_list("country", "rate"))
 
 
-def account_tax_treatment(*, account: Account) -> TaxTreatment:
+def account_tax_treatment(
+    *, account: Account, standard_rates: Mapping[str, Decimal] | None = None
+) -> TaxTreatment:
     # The rule only ever applies the customer country's rate (at home or as the
-    # destination), so that is the one row read; reverse charge and customers
-    # outside the EU read none.
+    # destination), so that is the one row read (unless ``standard_rates`` were
+    # read already); reverse charge and customers outside the EU read none.
     return resolve_tax_treatment(
         seller_country=settings.SELLER_COUNTRY,
         customer_country=account.country,
         vat_number=account.vat_number,
-        standard_rates=_RatesOnDemand(),
+        standard_rates=_RatesOnDemand() if standard_rates is None else standard_rates,
     )
 
 

@@ -144,15 +144,21 @@ class FixedStatement:
         self._fields = fields
         self._converters: list[list] | None = None
 
-    def rows(self, params: list) -> list[tuple]:
+    def _check(self, params: list) -> None:
         if len(params) != self.parameters:
             raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
+
+    def _run(self, db, cursor, params: list) -> None:
+        self._check(params)
+        if _prepares(db):
+            self._execute_prepared(db, cursor, params)
+        else:
+            cursor.execute(self.sql, params)
+
+    def rows(self, params: list) -> list[tuple]:
         db = _db()
         with db.cursor() as cursor:
-            if _prepares(db):
-                self._execute_prepared(db, cursor, params)
-            else:
-                cursor.execute(self.sql, params)
+            self._run(db, cursor, params)
             rows = cursor.fetchall()
         if self._converters is None:
             self._converters = converters(self._fields)
@@ -169,20 +175,14 @@ class FixedStatement:
 
     def execute(self, params: list) -> int:
         """Run a fixed statement that returns no rows (an UPDATE or DELETE): rows changed."""
-        if len(params) != self.parameters:
-            raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
         db = _db()
         with db.cursor() as cursor:
-            if _prepares(db):
-                self._execute_prepared(db, cursor, params)
-            else:
-                cursor.execute(self.sql, params)
+            self._run(db, cursor, params)
             return cursor.rowcount
 
     def write(self, params: list) -> Write:
         """This statement with ``params``, to be sent with others by ``writes_run``."""
-        if len(params) != self.parameters:
-            raise ValueError(f"{self.parameters} parameter(s) expected, not {len(params)}")
+        self._check(params)
         return Write(self.sql, list(params), self)
 
     def _execute_prepared(self, db, cursor, params: list) -> None:
