@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from checkout.models import Cart, CartLine
 from tests.factories import (
@@ -41,15 +42,31 @@ def account(admin):
     return admin.memberships.get().account
 
 
-@pytest.fixture
-def remote_support(account):
-    """10 licenses at €42.00 a month, 3 of them assigned, period Nov 1 – Dec 1."""
+def remote_support_from(account, anchor: datetime):
+    """10 licenses at €42.00 a month, 3 of them assigned, monthly from ``anchor``."""
     subscription = SubscriptionFactory(
-        account=account, plan__product__name="Remote Support v5", seats=10, billing_anchor=NOV_1
+        account=account, plan__product__name="Remote Support v5", seats=10, billing_anchor=anchor
     )
     for _ in range(3):
         SeatAssignmentFactory(subscription=subscription)
     return subscription
+
+
+@pytest.fixture
+def remote_support(account):
+    """10 licenses at €42.00 a month, 3 of them assigned, period Nov 1 – Dec 1 2026.
+
+    Trap: that period is over on the real clock. A test that changes it runs on
+    ``frozen_now`` (or travels to AT itself); one that cannot freeze the clock (its
+    other side, such as localstripe, keeps real time) uses ``remote_support_running``.
+    """
+    return remote_support_from(account, NOV_1)
+
+
+@pytest.fixture
+def remote_support_running(account):
+    """Remote Support in a month that began ten days before the real clock."""
+    return remote_support_from(account, timezone.now() - timedelta(days=10))
 
 
 def put_in_cart(subscription, new_seats: int) -> CartLine:

@@ -18,7 +18,8 @@ from tests.checkout.conftest import put_in_cart
 from tests.factories import SeatAssignmentFactory, SubscriptionFactory
 from tests.pages import review_token
 
-pytestmark = pytest.mark.django_db
+# The shared period (Nov 1 – Dec 1 2026) is running only on the frozen clock.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def test_live_preview_fragment(frozen_now, signed_in, remote_support):
     assert "3 licenses are assigned to users" in shown(refused, "preview-error")
 
 
-def test_add_to_cart_then_again_replaces_the_line(signed_in, remote_support):
+def test_add_to_cart_then_again_replaces_the_line(frozen_now, signed_in, remote_support):
     response = signed_in.post(edit_url(remote_support), {"seats": "7", "add": "1"})
     assert response.status_code == 302 and response["Location"] == reverse("checkout:cart")
     signed_in.post(edit_url(remote_support), {"seats": "6", "add": "1"})

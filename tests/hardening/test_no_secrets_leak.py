@@ -33,13 +33,15 @@ from django.urls import reverse
 from checkout.models import Order, PaymentMethod, StripeEvent
 from tests.pages import review_token
 from tests.payments import conftest as payments
+from tests.payments import test_stripe_webhooks as webhooks
 from tests.payments.conftest import STRIPE_KEY, WEBHOOK_SECRET
-from tests.payments.test_stripe_webhooks import deliver_to, wait_for
+from tests.payments.test_stripe_webhooks import wait_for
 from tests.shared_fixtures import put_in_cart
 
 # localstripe on loopback and the portal configured for Stripe (tests/payments/conftest.py).
 localstripe_url = payments.localstripe_url
 stripe_settings = payments.stripe_settings
+stripe_delivers_events = webhooks.stripe_delivers_events
 
 # Not one of the test cards the sandbox's pages name, so a page showing it is an echo.
 NUMBER = "5555555555554444"
@@ -163,7 +165,7 @@ def error_reports(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_sandbox_card_page_and_a_crash_keep_no_card_data(
-    client, admin, account, remote_support, log_everything, error_reports, monkeypatch
+    frozen_now, client, admin, account, remote_support, log_everything, error_reports, monkeypatch
 ):
     PaymentMethod.objects.filter(account=account).delete()
     client.force_login(admin)
@@ -242,16 +244,16 @@ def test_stripe_path_keeps_no_card_data_and_no_secret(
     client,
     admin,
     account,
-    remote_support,
+    remote_support_running,
     stripe_settings,
     localstripe_url,
     live_server,
+    stripe_delivers_events,  # localstripe signs and posts its events
     log_everything,
     error_reports,
     monkeypatch,
 ):
     PaymentMethod.objects.filter(account=account).delete()
-    deliver_to(live_server, localstripe_url)  # localstripe signs and posts its events
     client.force_login(admin)
     pages = []
 
@@ -265,7 +267,7 @@ def test_stripe_path_keeps_no_card_data_and_no_secret(
     assert PaymentMethod.objects.get(account=account, is_default=True).last4 == "4444"
 
     # A page from before (or a script) still posts a card to Place order: refused, not kept.
-    put_in_cart(remote_support, 7)
+    put_in_cart(remote_support_running, 7)
     review = client.get(reverse("checkout:review")).content.decode()
     pages.append(review)
     typed = client.post(
