@@ -15,14 +15,19 @@ REVIEW_SALT = "checkout.review"
 REVIEW_VALID_SECONDS = int(REVIEW_VALID_FOR.total_seconds())
 
 
-def review_token(*, checkout_token: str, quote) -> str:
+def review_token(*, checkout_token: str, quote, account_id: int, user_id: int) -> str:
     """Sign what the review showed so Place order can tell it was not altered.
 
     The amount due travels signed too: Place order uses it to open the payment
     and then proves it by re-quoting under lock (the fingerprint covers it).
+    The account and the admin it was shown to travel with it: a review is placed
+    only by that admin, in that account (an admin of two accounts who switched
+    account, or a colleague given the page, gets the current account's review).
     """
     return signing.dumps(
         {
+            "account": account_id,
+            "user": user_id,
             "token": checkout_token,
             "at": quote.at.isoformat(),
             "fp": quote.fingerprint(),
@@ -36,9 +41,14 @@ def review_token(*, checkout_token: str, quote) -> str:
 class PlaceOrderForm(forms.Form):
     review = forms.CharField(widget=forms.HiddenInput, max_length=1000)
 
+    def __init__(self, *args, account_id: int, user_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account_id = account_id
+        self.user_id = user_id
+
     def clean_review(self) -> dict:
         try:
-            return signing.loads(
+            reviewed = signing.loads(
                 self.cleaned_data["review"], salt=REVIEW_SALT, max_age=REVIEW_VALID_SECONDS
             )
         except signing.SignatureExpired:
@@ -51,6 +61,15 @@ class PlaceOrderForm(forms.Form):
                 _("This review could not be verified; here are the current amounts."),
                 code="invalid",
             ) from None
+        if (reviewed.get("account"), reviewed.get("user")) != (self.account_id, self.user_id):
+            raise forms.ValidationError(
+                _(
+                    "This review was made for another account or by another person, so "
+                    "nothing was ordered. Here is the checkout of the account you are in now."
+                ),
+                code="other_account",
+            )
+        return reviewed
 
 
 class VatNumberForm(forms.Form):

@@ -244,6 +244,7 @@ def _checkout_at_claim_sql() -> str:
     _, order_pk = table_column(Order, "id")
     payments, token = table_column(Payment, "checkout_token")
     _, payment_order = table_column(Payment, "order")
+    _, payment_account = table_column(Payment, "account")
     return (
         f"SELECT {columns_sql(PaymentMethod)},"  # noqa: S608 (the models' own names)
         f" (SELECT {orders}.{order_pk} FROM {orders}"
@@ -252,7 +253,8 @@ def _checkout_at_claim_sql() -> str:
         # "no order yet": every attempt starts without one, so until VACUUM that index
         # holds an entry for each attempt ever made, and the planner may prefer it.
         f" (SELECT COALESCE(SUM(CASE WHEN {payments}.{payment_order} IS NULL THEN 1 ELSE 0 END),"
-        f" 0) FROM {payments} WHERE {payments}.{token} = %s)"
+        f" 0) FROM {payments} WHERE {payments}.{token} = %s"
+        f" AND {payments}.{payment_account} = %s)"
         f" FROM {accounts} LEFT OUTER JOIN {methods}"
         f" ON {methods}.{method_account} = {accounts}.{account_pk} AND {methods}.{is_default}"
         f" WHERE {accounts}.{account_pk} = %s"
@@ -282,7 +284,9 @@ def checkout_at_claim(*, account: Account, checkout_token: str) -> CheckoutAtCla
     locked) only when there are some.
     """
     _require_transaction("checkout_at_claim")
-    [row] = _CHECKOUT_AT_CLAIM.rows([account.pk, checkout_token, checkout_token, account.pk])
+    [row] = _CHECKOUT_AT_CLAIM.rows(
+        [account.pk, checkout_token, checkout_token, account.pk, account.pk]
+    )
     values = iter(row)
     method = instance_from(PaymentMethod, values, _PAYMENT_METHOD_NAMES)
     return CheckoutAtClaim(
@@ -294,6 +298,7 @@ def checkout_at_claim(*, account: Account, checkout_token: str) -> CheckoutAtCla
 
 def _checkout_attempts_sql() -> str:
     payments, token = table_column(Payment, "checkout_token")
+    _, payment_account = table_column(Payment, "account")
     _, method = table_column(Payment, "payment_method")
     _, pk = table_column(Payment, "id")
     methods, method_pk = table_column(PaymentMethod, "id")
@@ -302,7 +307,8 @@ def _checkout_attempts_sql() -> str:
     sql = (
         f"SELECT {columns_sql(Payment)}, {columns_sql(PaymentMethod)} FROM {payments}"  # noqa: S608
         f" LEFT OUTER JOIN {methods} ON {payments}.{method} = {methods}.{method_pk}"
-        f" WHERE {payments}.{token} = %s ORDER BY {payments}.{pk} DESC"
+        f" WHERE {payments}.{token} = %s AND {payments}.{payment_account} = %s"
+        f" ORDER BY {payments}.{pk} DESC"
     )
     return _for_update(sql, of=Payment)
 
@@ -314,12 +320,12 @@ _CHECKOUT_ATTEMPTS_LOCKED = FixedStatement(
 _PAYMENT_NAMES = attnames(Payment)
 
 
-def checkout_attempts_locked(*, checkout_token: str) -> list[Payment]:
-    """A checkout's payment attempts without an order, newest first, locked, each with
-    its card (``select_related``)."""
+def checkout_attempts_locked(*, account: Account, checkout_token: str) -> list[Payment]:
+    """The account's payment attempts for a checkout without an order, newest first,
+    locked, each with its card (``select_related``)."""
     _require_transaction("checkout_attempts_locked")
     attempts = []
-    for row in _CHECKOUT_ATTEMPTS_LOCKED.rows([checkout_token]):
+    for row in _CHECKOUT_ATTEMPTS_LOCKED.rows([checkout_token, account.pk]):
         values = iter(row)
         payment = instance_from(Payment, values, _PAYMENT_NAMES)
         if payment.order_id is not None:

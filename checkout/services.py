@@ -277,7 +277,7 @@ def _payment_claim(
                 payment=None,
             )
         attempts = (
-            checkout_attempts_locked(checkout_token=checkout_token)
+            checkout_attempts_locked(account=account, checkout_token=checkout_token)
             if checkout.open_attempts
             else []
         )

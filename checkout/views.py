@@ -98,7 +98,10 @@ def _render_review(
     if review.can_place:
         # PlaceOrderForm's hidden field, written in the template.
         context["review_token"] = review_token(
-            checkout_token=str(review.cart.checkout_token), quote=review.quote
+            checkout_token=str(review.cart.checkout_token),
+            quote=review.quote,
+            account_id=request.account.pk,
+            user_id=request.user.pk,
         )
     return render(request, "checkout/review.html", context, status=status)
 
@@ -116,7 +119,7 @@ def review(request: HttpRequest) -> HttpResponse:
 def place_order(request: HttpRequest) -> HttpResponse:
     """Place the reviewed cart. The page's amounts are never read: only what was signed."""
     account = request.account
-    form = PlaceOrderForm(request.POST)
+    form = PlaceOrderForm(request.POST, account_id=account.pk, user_id=request.user.pk)
     if not form.is_valid():
         fresh = cart_review(account=account, at=clock.now())
         return _render_review(request, fresh, note=" ".join(form.errors["review"]), status=409)

@@ -325,7 +325,7 @@ def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
     assert (tried.order_id, tried.open_attempts, tried.payment_method) == (None, 1, card)
     assert tried.payment_method.last4 == card.last4
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        [open_attempt] = checkout_attempts_locked(checkout_token="t-1")
+        [open_attempt] = checkout_attempts_locked(account=account, checkout_token="t-1")
         assert open_attempt.payment_method.last4 == card.last4  # read with it
     assert open_attempt.pk == attempt.pk and len(captured) == 1
 
@@ -338,4 +338,4 @@ def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
     assert (done.order_id, done.open_attempts) == (placed.pk, 0)
     assert (other.order_id, other.open_attempts) == (None, 0)
     with transaction.atomic():
-        assert checkout_attempts_locked(checkout_token="t-1") == []  # it has its order
+        assert checkout_attempts_locked(account=account, checkout_token="t-1") == []  # it has its order
