@@ -28,6 +28,7 @@ from checkout.services import (
     PaymentUnavailable,
     ReviewOutdated,
     payment_authenticated,
+    payment_bank_step_allowed,
     payment_method_store,
 )
 from checkout.views import DECLINE_MESSAGES
@@ -81,20 +82,36 @@ def _authenticate(request: HttpRequest, payment: Payment) -> HttpResponse:
     if payment.status == Payment.Status.PROCESSING:
         raise Http404
     gateway = get_gateway()
+    sandbox = isinstance(gateway, SandboxGateway)
+    if payment.status == Payment.Status.REQUIRES_ACTION and (
+        request.method == "GET" or (sandbox and request.POST.get("outcome") == "authenticated")
+    ):
+        # The bank's step takes the money: only for a review that still holds.
+        try:
+            payment_bank_step_allowed(payment=payment, gateway=gateway)
+        except ReviewOutdated:
+            messages.warning(
+                request,
+                _(
+                    "Something changed since your review, so your bank was not asked and "
+                    "nothing was charged. Please check the new amounts."
+                ),
+            )
+            return redirect("checkout:review")
     if request.method == "GET" and payment.status == Payment.Status.REQUIRES_ACTION:
         return render(
             request,
             "checkout/authenticate.html",
             {
                 "payment": payment,
-                "sandbox": isinstance(gateway, SandboxGateway),
+                "sandbox": sandbox,
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
             },
         )
     if request.method == "GET":  # paid already (its webhook came first): offer to finish
         return render(request, "checkout/authenticate.html", {"payment": payment, "paid": True})
     try:
-        if isinstance(gateway, SandboxGateway):
+        if sandbox:
             result = gateway.authenticate(
                 payment=payment, success=request.POST.get("outcome") == "authenticated"
             )

@@ -239,6 +239,11 @@ def order_place(
             break
         except PaymentInProgress:
             time.sleep(0.25)  # a double click: the first request is paying
+        except PaymentRequiresAction as waiting:
+            # An attempt of this checkout already waits for the bank: the review it was
+            # opened for must still hold before the admin is sent there again.
+            payment_bank_step_allowed(payment=waiting.payment, gateway=gateway)
+            raise
     else:
         raise PaymentInProgress("The payment of this checkout is still in progress.")
     if isinstance(claimed, Order):
@@ -296,9 +301,11 @@ def _payment_claim(
             if attempt.status == Payment.Status.REQUIRES_ACTION:
                 if card is None:
                     raise PaymentRequiresAction(attempt)
-                # Another card instead of authenticating: that attempt is given up.
+                # Another card instead of authenticating: that attempt is given up
+                # (and a card typed for it is not kept).
                 attempt.status = Payment.Status.CANCELED
                 attempt.save(update_fields=["status", "updated_at"])
+                _unused_card_forget(attempt)
         if card is not None:
             payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
         else:
@@ -444,14 +451,51 @@ def _payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
 
 
 def _unused_card_forget(payment: Payment) -> None:
-    """A card typed in for this payment and declined is not kept (nothing changed)."""
+    """A card typed in for this payment is not kept when the payment ends without an
+    order (declined, canceled, authentication failed, review outdated): nothing changed.
+
+    Only a card that never became the card on file and never paid is forgotten; a
+    payment it is still open for keeps it.
+    """
     method = payment.payment_method
     if (
         method is not None
         and not method.is_default
-        and not method.payments.filter(status=Payment.Status.SUCCEEDED).exists()
+        and not method.payments.filter(
+            status__in=[
+                Payment.Status.SUCCEEDED,
+                Payment.Status.PROCESSING,
+                Payment.Status.REQUIRES_ACTION,
+            ]
+        ).exists()
     ):
         method.delete()
+
+
+def payment_bank_step_allowed(*, payment: Payment, gateway: PaymentGateway | None = None) -> None:
+    """Before the admin is sent to the bank for ``payment``: its review must still hold.
+
+    The bank's step takes the money, so it is asked for only while the cart, quoted
+    again under lock at the reviewed instant, still comes to the payment's amount.
+    Otherwise the payment is canceled at the gateway (it can never take money), a card
+    typed for it is forgotten, and ``ReviewOutdated`` is raised: nothing is charged and
+    nothing needs refunding.
+    """
+    gateway = gateway or get_gateway()
+    try:
+        if payment.quoted_at < clock.now() - REVIEW_VALID_FOR - AUTHENTICATION_GRACE:
+            raise ReviewOutdated("The reviewed quote is too old to be placed.")
+        with transaction.atomic():
+            account = account_locked(account_id=payment.account_id)
+            if checkout_order(account_id=account.pk, checkout_token=payment.checkout_token):
+                raise ReviewOutdated("This checkout was placed already.")
+            review = _review_as_seen(
+                account, payment.checkout_token, payment.quoted_at, payment.fingerprint
+            )
+            _require_reviewed_amount(review, payment.amount)
+    except ReviewOutdated:
+        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+        raise
 
 
 def _payment_release(*, payment: Payment) -> None:
@@ -481,6 +525,7 @@ def _payment_abandon(*, payment: Payment, gateway: PaymentGateway) -> None:
     else:
         status = Payment.Status.CANCELED
     Payment.objects.filter(pk=payment.pk).update(status=status, claimed_until=None)
+    _unused_card_forget(payment)
 
 
 def _payment_abandon_or_leave_open(*, payment: Payment, gateway: PaymentGateway) -> None:
@@ -556,6 +601,7 @@ def payments_reconcile(
                 failure_reason=known.failure_reason,
                 claimed_until=None,
             )
+            _unused_card_forget(payment)
             counts["failed"] += 1
             continue
         if known is not None and known.status == PENDING:
@@ -598,6 +644,8 @@ def payment_authenticated(
             payment.failure_reason = "" if result.succeeded else result.failure_reason
             payment.claimed_until = clock.now() + PAYMENT_CLAIM if result.succeeded else None
             payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
+            if return_early:
+                _unused_card_forget(payment)
     if return_early:
         raise PaymentFailed(payment.failure_reason)
     return payment_complete(payment=payment, gateway=gateway)
