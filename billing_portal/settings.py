@@ -82,6 +82,19 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run`: concurrent requests (a double-clicked Place order) wait for the one
+    # writing instead of failing with "database is locked". A transaction takes the
+    # write lock when it starts (IMMEDIATE): one that began reading and then wants to
+    # write could not wait for another writer, SQLite would refuse it at once. WAL lets
+    # pages read while a write is under way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # The hottest reads are prepared once per kept connection (subscriptions/statements.py);
 # off behind a pooler that shares sessions between clients (PgBouncer, transaction mode).
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
