@@ -36,6 +36,7 @@ from subscriptions.models import (
     User,
 )
 from subscriptions.selectors import account_credit_balance
+from subscriptions.services import SUPPORT_CREDIT_LIMIT
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -156,8 +157,8 @@ class CreditForm(ReasonForm):
             amount = Decimal(text)
         except InvalidOperation:
             raise ValidationError("Enter an amount such as 25.00.") from None
-        if not amount.is_finite() or amount == 0 or abs(amount) > Decimal("1000000"):
-            raise ValidationError("Enter a non-zero amount up to 1,000,000.")
+        if not amount.is_finite() or amount == 0 or abs(amount) > SUPPORT_CREDIT_LIMIT:
+            raise ValidationError(f"Enter a non-zero amount up to {SUPPORT_CREDIT_LIMIT:,}.")
         return Money(amount, self.obj.currency)
 
 
