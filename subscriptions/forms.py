@@ -48,10 +48,6 @@ class WholeNumberField(AsciiDigitsMixin, forms.IntegerField):
     pass
 
 
-class DecimalNumberField(AsciiDigitsMixin, forms.DecimalField):
-    pass
-
-
 _ASCII_VARIANTS: dict[type, type] = {}
 
 
