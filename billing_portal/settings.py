@@ -29,7 +29,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "subscriptions.admin_site.PortalAdminConfig",  # django.contrib.admin, input checked
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

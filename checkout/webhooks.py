@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -22,6 +23,9 @@ RENEWAL_TOKEN_PREFIX = "renewal:"
 # Stripe's own default: an event signed more than five minutes ago is refused.
 SIGNATURE_TOLERANCE_SECONDS = 300
 
+EVENT_ID_MAX_LENGTH = StripeEvent._meta.get_field("event_id").max_length
+EVENT_TYPE_MAX_LENGTH = StripeEvent._meta.get_field("type").max_length
+
 
 @csrf_exempt  # Stripe cannot send our CSRF token; the signature proves the sender instead.
 @require_POST
@@ -30,21 +34,81 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     if not secret:
         return HttpResponse("Webhooks are not configured.", status=400)
     try:
-        event = stripe.Webhook.construct_event(
-            request.body.decode("utf-8"),
+        body = request.body.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            body,
             request.headers.get("Stripe-Signature", ""),
             secret,
             tolerance=SIGNATURE_TOLERANCE_SECONDS,
         )
-    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError):
+    except (UnicodeDecodeError, stripe.SignatureVerificationError):
         return HttpResponse("Invalid signature.", status=400)
-    result = stripe_event_handle(
-        event_id=event["id"],
-        event_type=event["type"],
-        created=datetime.fromtimestamp(event["created"], tz=UTC),
-        payload=event.to_dict(),
-    )
+    event = stripe_event_parse(body=body)
+    if event is None:
+        return HttpResponse("Malformed event.", status=400)
+    result = stripe_event_handle(**event)
     return HttpResponse(result, status=200)
+
+
+def stripe_event_parse(*, body: str) -> dict | None:
+    """The fields of a signed event, or None when it is not shaped as Stripe's events are.
+
+    A valid signature proves who sent the body, not that it is an event: anything that
+    is not an object with a text id and type, a whole-second ``created`` and an object
+    in ``data.object`` is refused before anything is stored."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or not _storable(payload):
+        return None
+    event_id, event_type, created = payload.get("id"), payload.get("type"), payload.get("created")
+    data = payload.get("data")
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= EVENT_ID_MAX_LENGTH):
+        return None
+    if not (isinstance(event_type, str) and 0 < len(event_type) <= EVENT_TYPE_MAX_LENGTH):
+        return None
+    # bool is an int in Python; a float or a digit string is not a Stripe timestamp.
+    if type(created) is not int:
+        return None
+    try:
+        created_at = datetime.fromtimestamp(created, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return None
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "created": created_at,
+        "payload": payload,
+    }
+
+
+def _refuse_constant(name: str):
+    """NaN and Infinity are not JSON, and jsonb refuses them."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value) -> bool:
+    """PostgreSQL's text and jsonb refuse NUL characters and lone surrogates: such a
+    payload would fail at the database, after the answer could still be a clean 400."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, payload: dict) -> str:

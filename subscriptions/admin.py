@@ -21,6 +21,7 @@ from moneyed.l10n import format_money
 
 from subscriptions import clock
 from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
+from subscriptions.forms import DECIMAL_NUMBER, WholeNumberField
 from subscriptions.models import (
     Account,
     AuditEntry,
@@ -35,6 +36,7 @@ from subscriptions.models import (
     User,
 )
 from subscriptions.selectors import account_credit_balance
+from subscriptions.services import SUPPORT_CREDIT_LIMIT
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -148,12 +150,15 @@ class CreditForm(ReasonForm):
     amount = forms.CharField(label="Amount", max_length=20, help_text="e.g. 25.00 or -10.00")
 
     def clean_amount(self):
+        text = self.cleaned_data["amount"].strip()
+        if not DECIMAL_NUMBER.fullmatch(text):  # ASCII digits only, as in the portal
+            raise ValidationError("Enter an amount such as 25.00.")
         try:
-            amount = Decimal(self.cleaned_data["amount"].strip())
+            amount = Decimal(text)
         except InvalidOperation:
             raise ValidationError("Enter an amount such as 25.00.") from None
-        if not amount.is_finite() or amount == 0 or abs(amount) > Decimal("1000000"):
-            raise ValidationError("Enter a non-zero amount up to 1,000,000.")
+        if not amount.is_finite() or amount == 0 or abs(amount) > SUPPORT_CREDIT_LIMIT:
+            raise ValidationError(f"Enter a non-zero amount up to {SUPPORT_CREDIT_LIMIT:,}.")
         return Money(amount, self.obj.currency)
 
 
@@ -227,12 +232,22 @@ class AccountAdmin(SupportPermissionMixin, admin.ModelAdmin):
         ),
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is None:  # a new account chooses its currency once, here
+            return [field for field in fields if field != "currency"]
+        return fields
+
     @admin.display(description="credit balance")
     def credit(self, account):
+        if account.pk is None:  # not saved yet: no currency, no ledger
+            return "-"
         return account_credit_balance(account=account)
 
     @admin.display(description="history")
     def history_links(self, account):
+        if account.pk is None:
+            return "-"
         links = [
             ("Orders", "admin:checkout_order_changelist", "account__id__exact"),
             ("Payments", "admin:checkout_payment_changelist", "account__id__exact"),
@@ -268,7 +283,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 class SeatChangeForm(ReasonForm):
-    seats = forms.IntegerField(label="New number of licenses", min_value=0, max_value=10**9)
+    seats = WholeNumberField(label="New number of licenses", min_value=0, max_value=10**9)
     preview_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def preview(self):
@@ -344,7 +359,7 @@ def _apply_seat_change(subscription, form, staff):
 
 
 class TrialForm(ReasonForm):
-    days = forms.IntegerField(label="Extend by (days)", min_value=1, max_value=365)
+    days = WholeNumberField(label="Extend by (days)", min_value=1, max_value=365)
 
 
 def _apply_trial(subscription, form, staff):

@@ -7,11 +7,66 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
+from subscriptions.forms import ascii_digits_only
+
 SUPPORT_PERMISSION = "subscriptions.support_actions"
+
+SELECTION_NOT_ROWS = "The selection is not a list of rows from this page; nothing was changed."
+SELECTION_GONE = (
+    "{missing} of the {selected} selected rows no longer exist or are not in this list; "
+    "nothing was changed. Choose the rows again."
+)
+
+
+class CheckedInputAdminMixin:
+    """What every model admin of the portal does with what staff type and post.
+
+    - Number fields read ASCII digits only (``subscriptions.forms.ascii_digits_only``),
+      as the portal's own forms do.
+    - An action runs only on a selection of real ids of rows in the list: anything
+      else (``abc``, empty, an id out of range, a row that is gone) is refused with
+      a message, where Django's own ``pk__in`` filter would raise (a 500) or
+      silently act on fewer rows than were ticked.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return ascii_digits_only(super().formfield_for_dbfield(db_field, request, **kwargs))
+
+    def response_action(self, request, queryset):
+        problem = selection_problem(queryset, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+        if problem:
+            self.message_user(request, problem, messages.ERROR)
+            return None
+        return super().response_action(request, queryset)
+
+
+def selection_problem(queryset, selected: list[str]) -> str | None:
+    """Why ``selected`` (the ticked ids as posted) is not a selection of ``queryset``'s
+    rows, or None."""
+    pk_field = queryset.model._meta.pk
+    ids = set()
+    for value in selected:
+        try:
+            if not (isinstance(value, str) and value.isascii() and value.strip() == value):
+                raise ValidationError("not an id")
+            row_id = pk_field.to_python(value)
+            if row_id is None:
+                raise ValidationError("empty")
+            pk_field.run_validators(row_id)  # e.g. beyond a bigint
+        except ValidationError:
+            return SELECTION_NOT_ROWS
+        ids.add(row_id)
+    if not ids:
+        return SELECTION_NOT_ROWS
+    found = queryset.filter(pk__in=ids).count()
+    if found != len(ids):
+        return SELECTION_GONE.format(missing=len(ids) - found, selected=len(ids))
+    return None
 
 
 class SupportPermissionMixin:

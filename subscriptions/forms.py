@@ -22,6 +22,49 @@ from subscriptions.selectors import is_purchase
 logger = logging.getLogger(__name__)
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not a count here
+# An amount is a whole number with an optional decimal part, in the same ASCII digits.
+DECIMAL_NUMBER = re.compile(rf"{WHOLE_NUMBER.pattern}(?:\.[0-9]{{1,30}})?")
+
+
+class AsciiDigitsMixin:
+    """A number field that reads ASCII digits only, as the portal's own forms do.
+
+    Python's ``int()`` and ``Decimal()`` also read "٣" (Arabic-Indic three), "３"
+    (full-width) and, for decimals, "1e3": a staff member would not see what was
+    stored from such input, so it is refused as not a number.
+    """
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() not in self.empty_values:
+            # FloatField and DecimalField are IntegerFields in Django's class tree.
+            fraction = isinstance(self, (forms.FloatField, forms.DecimalField))
+            pattern = DECIMAL_NUMBER if fraction else WHOLE_NUMBER
+            if not pattern.fullmatch(value.strip()):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class WholeNumberField(AsciiDigitsMixin, forms.IntegerField):
+    pass
+
+
+_ASCII_VARIANTS: dict[type, type] = {}
+
+
+def ascii_digits_only(field: forms.Field | None) -> forms.Field | None:
+    """``field`` (or the number fields inside it, e.g. a money field's amount) made to
+    refuse anything but ASCII digits; other fields are returned as they are."""
+    if isinstance(field, forms.MultiValueField):
+        for part in field.fields:
+            ascii_digits_only(part)
+    elif isinstance(field, forms.IntegerField) and not isinstance(field, AsciiDigitsMixin):
+        number_class = type(field)
+        if number_class not in _ASCII_VARIANTS:
+            _ASCII_VARIANTS[number_class] = type(
+                f"Ascii{number_class.__name__}", (AsciiDigitsMixin, number_class), {}
+            )
+        field.__class__ = _ASCII_VARIANTS[number_class]
+    return field
 
 
 class SeatsForm(forms.Form):

@@ -20,6 +20,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+from djmoney.models.validators import MinMoneyValidator
 
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
@@ -303,7 +304,7 @@ class Plan(models.Model):
         _("price per license per interval"),
         max_digits=12,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinMoneyValidator(Decimal("0"))],  # Money-aware: compares the amount
     )
     min_seats = models.PositiveIntegerField(
         _("minimum licenses"), default=1, validators=[MinValueValidator(1)]

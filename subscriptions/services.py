@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from moneyed import Money
+from moneyed.l10n import format_money
 
 from subscriptions import clock
 from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
@@ -132,30 +133,57 @@ def _audit(*, account: Account, staff: User, action: str, target: str, before, a
     )
 
 
+# What support may move in one correction, and the most credit a correction may leave
+# on an account: a typo of a few zeros must not turn into a fortune of credit.
+SUPPORT_CREDIT_LIMIT = Decimal("1000000")
+
+
 def account_credit_adjust(
     *, account: Account, amount: Money, kind: str, reason: str, staff: User
 ) -> CreditLedgerEntry:
-    """A goodwill credit or a correction (either sign) on the account's ledger."""
+    """A goodwill credit or a correction (either sign) on the account's ledger.
+
+    Limited by the balance it leaves, read under the account's row lock (so two
+    corrections at once cannot both pass on the same old balance): an entry that adds
+    credit may not take the balance above ``SUPPORT_CREDIT_LIMIT``, one that takes
+    credit away may not take it below zero (``credit_ledger_add``). A balance already
+    above the limit (credit from seat reductions) may still be corrected down.
+    """
     if kind not in (CreditLedgerEntry.Reason.GOODWILL, CreditLedgerEntry.Reason.CORRECTION):
         raise ValidationError("Choose goodwill credit or correction.")
     if not reason.strip():
         raise ValidationError("A reason is required.")
+    if amount.amount.is_finite() and abs(amount.amount) > SUPPORT_CREDIT_LIMIT:
+        raise ValidationError(f"Enter a non-zero amount up to {SUPPORT_CREDIT_LIMIT:,}.")
     with transaction.atomic():
-        before = account_credit_balance(account=account)
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        before = account_credit_balance(account=locked)
+        after = before + amount if amount.currency.code == locked.currency else None
+        if after is not None and amount.amount > 0 and after.amount > SUPPORT_CREDIT_LIMIT:
+
+            def shown(value: Money) -> str:  # staff read "€1,000,000.00", as in the admin
+                return format_money(value, locale="en_US")
+
+            limit = Money(SUPPORT_CREDIT_LIMIT, locked.currency)
+            raise ValidationError(
+                f"{locked} has {shown(before)} of credit; adding {shown(amount)} would leave "
+                f"{shown(after)}, more than the {shown(limit)} a correction may leave. "
+                "Nothing was changed."
+            )
         entry = credit_ledger_add(
-            account=account,
+            account=locked,
             amount=amount,
             reason=kind,
             note=reason.strip()[:500],
             created_by=staff,
         )
         _audit(
-            account=account,
+            account=locked,
             staff=staff,
             action="credit_adjustment",
             target=f"ledger entry {entry.pk}",
             before={"balance": str(before.amount)},
-            after={"balance": str((before + amount).amount), "amount": str(amount.amount)},
+            after={"balance": str(after.amount), "amount": str(amount.amount)},
             reason=reason,
         )
     return entry

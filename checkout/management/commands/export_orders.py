@@ -60,6 +60,47 @@ FIELDS = (
     "order_amount_due",
 )
 
+# Columns written as numbers; every other column is text and is neutralised (below).
+NUMBER_FIELDS = frozenset(
+    {
+        "account_id",
+        "tax_rate",
+        "from_seats",
+        "to_seats",
+        "unit_price",
+        "credit",
+        "charge",
+        "subtotal",
+        "tax",
+        "total",
+        "order_total",
+        "order_credit_applied",
+        "order_credit_added",
+        "order_amount_due",
+    }
+)
+
+# OWASP "CSV Injection": a spreadsheet runs a cell that starts with one of these as a
+# formula (an account named =HYPERLINK(...) sends the reader's data away). A single
+# quote before it makes the spreadsheet show the text as it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows it as text, never as a formula."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_row(row: dict) -> dict:
+    """A row for the CSV: text cells neutralised, numbers (-864.00 included) left as
+    numbers. Only the CSV: JSON is read by programs, which run no formulas."""
+    return {
+        field: spreadsheet_text(value)
+        if field not in NUMBER_FIELDS and isinstance(value, str)
+        else value
+        for field, value in row.items()
+    }
+
 
 def order_lines_placed(*, since: datetime, until: datetime | None):
     """Lines of the orders placed in ``[since, until)``, oldest order first."""
@@ -121,7 +162,9 @@ class Command(OperationsCommand):
         "order's total, credit applied, credit added and amount due repeated on each of its "
         "lines), streamed to stdout. Times are ISO 8601 UTC, amounts decimal strings in the "
         "order's currency. --format csv (default: a header row, then one row per line) or "
-        "json (one JSON array, one object per line, streamed). The summary goes to stderr. "
+        "json (one JSON array, one object per line, streamed). In the CSV a text cell that "
+        "starts with =, +, -, @, tab or carriage return gets a leading ' so a spreadsheet "
+        "shows it as text, not as a formula. The summary goes to stderr. "
         "Country is the account's country today; VAT number, tax kind and rate are the "
         "order's own. Writes nothing."
     )
@@ -181,7 +224,7 @@ class Command(OperationsCommand):
             writer = csv.DictWriter(_StdoutFile(self.stdout), fieldnames=FIELDS)
             writer.writeheader()
             for row in rows():
-                writer.writerow(row)
+                writer.writerow(csv_row(row))
         period = f"from {iso_utc(since)}" + (f" until {iso_utc(until)}" if until else "")
         self.stderr.write(
             f"export_orders: {line_count} line(s) of {order_count} order(s) placed {period}, "
