@@ -27,6 +27,8 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# Links in email point at the port `make run` serves, unless PORTAL_BASE_URL says otherwise.
+run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
