@@ -187,3 +187,42 @@ def test_the_floor_is_still_explained_when_licenses_are_assigned(signed_in, remo
     page = signed_in.get(reverse("subscriptions:edit", args=[remote_support.pk])).content.decode()
     assert "3 licenses are assigned to users and cannot be removed." in page
     assert 'aria-describedby="seats-help"' in page
+
+
+def test_support_sees_negative_amounts_with_the_minus_sign_in_the_admin(
+    frozen_now, client, account, shrinking
+):
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    support = UserFactory(email="support@example.com", is_staff=True)
+    support.groups.add(Group.objects.get(name="Support"))
+    client.force_login(support)
+    changelist = reverse("admin:subscriptions_subscription_changelist")
+    actions = client.get(changelist).content.decode()
+    action = re.search(r'<option value="([a-z_]+)">Change seats on the customer', actions)
+    preview = client.post(
+        changelist,
+        {
+            "action": action.group(1),
+            "_selected_action": [shrinking.pk],
+            "seats": "3",
+            "reason": "customer called",
+            "preview": "1",
+        },
+    ).content.decode()
+    assert "<td>−€406.00</td>" in preview  # the credit
+    assert "<td>−€280.00</td>" in preview and "<td>−€333.20</td>" in preview
+    assert not HYPHEN_AMOUNT.search(preview)
+
+    from tests.checkout.test_order_place import place
+
+    order = place(account, account.memberships.get().user)
+    page = client.get(reverse("admin:checkout_order_change", args=[order.pk])).content.decode()
+    # "How the amount came about": the whole calculation, written by the admin itself.
+    calculation = page[page.index("<table><tr><th>Remote Access") :]
+    calculation = calculation[: calculation.index("</table>")]
+    assert "subtotal = −€280.00" in calculation
+    assert "subtotal −€280.00 + VAT −€53.20 = total −€333.20" in calculation
+    assert not HYPHEN_AMOUNT.search(calculation)
