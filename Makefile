@@ -27,13 +27,23 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# Links in email point at the port `make run` serves, unless PORTAL_BASE_URL says otherwise.
+run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Billing Center: http://127.0.0.1:$(PORT)/"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.installed-test
+# What the suite needs on this machine, before the virtualenv (whose creation needs
+# Debian's python3-venv): PostgreSQL, Redis and Chromium started when down, installed
+# when missing and make runs as root (scripts/services.sh); milliseconds when all is up.
+.PHONY: services
+services:
+	PYTHON=$(PYTHON) VENV=$(VENV) TEST_DATABASE_URL=$(TEST_DATABASE_URL) \
+		TEST_REDIS_URL=$(TEST_REDIS_URL) ./scripts/services.sh
+
+test: services $(VENV)/.installed-test
 	# Models and migrations agree (no database needed for that).
 	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check --fail-level WARNING

@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from checkout.models import Order, OrderLine, Payment, PaymentMethod, StripeEvent
 from subscriptions.admin import ReadOnlyAdmin
 from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
+from subscriptions.templatetags.billing import money_text
 
 
 @admin.register(PaymentMethod)
@@ -83,6 +84,10 @@ class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
     @admin.display(description="how the amount came about")
     def calculation(self, order):
         """The whole calculation, line by line, as in BILLING_RULES.md."""
+
+        def amount(value):
+            return money_text(value, locale="en_US")
+
         rows = []
         for line in order.lines.all():
             unused = line.period_end - order.effective_at
@@ -96,10 +101,10 @@ class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
                     f"period [{line.period_start:%Y-%m-%d %H:%M}, {line.period_end:%Y-%m-%d %H:%M})"
                     f" UTC, changed {order.effective_at:%Y-%m-%d %H:%M:%S} UTC; unused "
                     f"{unused} of {length} = {fraction:.6f}",
-                    f"credit = {line.from_seats} × {line.unit_price} × {fraction:.6f} = "
-                    f"{line.credit}; charge = {line.to_seats} × {line.unit_price} = {line.charge}; "
-                    f"subtotal = {line.subtotal}; VAT {order.tax_rate} % = {line.tax}; "
-                    f"total = {line.total}",
+                    f"credit = {line.from_seats} × {amount(line.unit_price)} × {fraction:.6f} = "
+                    f"{amount(line.credit)}; charge = {line.to_seats} × {amount(line.unit_price)}"
+                    f" = {amount(line.charge)}; subtotal = {amount(line.subtotal)}; "
+                    f"VAT {order.tax_rate} % = {amount(line.tax)}; total = {amount(line.total)}",
                 )
             )
         body = format_html_join(
@@ -110,12 +115,12 @@ class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
         totals = format_html(
             "<tr><th>Order</th><td>subtotal {} + VAT {} = total {}; account credit applied {}, "
             "added {}; charged {}{}</td></tr>",
-            order.subtotal,
-            order.tax,
-            order.total,
-            order.credit_applied,
-            order.credit_added,
-            order.amount_due,
+            amount(order.subtotal),
+            amount(order.tax),
+            amount(order.total),
+            amount(order.credit_applied),
+            amount(order.credit_added),
+            amount(order.amount_due),
             " (reverse charge)" if order.is_reverse_charge else "",
         )
         return format_html("<table>{}{}</table>", body, totals)

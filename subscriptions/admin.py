@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 from moneyed import Money
-from moneyed.l10n import format_money
 
 from subscriptions import clock
 from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
@@ -37,6 +36,7 @@ from subscriptions.models import (
 )
 from subscriptions.selectors import account_credit_balance
 from subscriptions.services import SUPPORT_CREDIT_LIMIT
+from subscriptions.templatetags.billing import money_text
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -308,7 +308,7 @@ class SeatChangeForm(ReasonForm):
         self.data["preview_token"] = token
 
         def amount(value):
-            return format_money(value, locale="en_US")
+            return money_text(value, locale="en_US")
 
         period = (
             f"{line.new_period_start:%Y-%m-%d %H:%M} → {line.new_period_end:%Y-%m-%d %H:%M} UTC"
@@ -317,7 +317,7 @@ class SeatChangeForm(ReasonForm):
             "rows": [
                 ("Licenses", f"{line.current_seats} → {line.new_seats}"),
                 ("New period", period),
-                ("Credit for unused time", f"−{amount(quote.credit)}"),
+                ("Credit for unused time", amount(-quote.credit)),
                 ("Charge for the new period", amount(quote.charge)),
                 ("Subtotal", amount(quote.subtotal)),
                 (f"VAT {quote.tax.rate} % ({quote.tax.kind})", amount(quote.tax_amount)),

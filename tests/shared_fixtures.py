@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
 from django.utils import timezone
 
-from checkout.models import Cart, CartLine
-from tests.factories import (
-    MembershipFactory,
-    PaymentMethodFactory,
-    SeatAssignmentFactory,
-    SubscriptionFactory,
-)
+if TYPE_CHECKING:
+    from checkout.models import CartLine
+
+# The models and factories are imported inside the fixtures: every package loads this
+# module, also `pytest -p no:django` for the pure billing-rule tests, where importing a
+# model fails (Django is not set up).
 
 NOV_1 = datetime(2026, 11, 1, tzinfo=UTC)
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -30,6 +30,8 @@ def frozen_now():
 @pytest.fixture
 def admin(db):
     """Acme's billing admin; Acme is a German self-service customer with a card on file."""
+    from tests.factories import MembershipFactory, PaymentMethodFactory
+
     membership = MembershipFactory(
         account__name="Acme GmbH", account__country="DE", user__email="anna@acme.example"
     )
@@ -44,6 +46,8 @@ def account(admin):
 
 def remote_support_from(account, anchor: datetime):
     """10 licenses at €42.00 a month, 3 of them assigned, monthly from ``anchor``."""
+    from tests.factories import SeatAssignmentFactory, SubscriptionFactory
+
     subscription = SubscriptionFactory(
         account=account, plan__product__name="Remote Support v5", seats=10, billing_anchor=anchor
     )
@@ -70,6 +74,8 @@ def remote_support_running(account):
 
 
 def put_in_cart(subscription, new_seats: int) -> CartLine:
+    from checkout.models import Cart, CartLine
+
     cart, _ = Cart.objects.get_or_create(account=subscription.account)
     line, _ = CartLine.objects.update_or_create(
         cart=cart, subscription=subscription, defaults={"new_seats": new_seats}

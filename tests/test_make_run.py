@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -100,10 +101,9 @@ def test_make_run_serves_the_demo_on_sqlite(local_environment):
             assert r.status == 200
 
 
-def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_environment):
-    """The whole self-service flow on `make run`'s database (SQLite), not only PostgreSQL."""
-    assert manage(local_environment, "migrate", "--noinput").returncode == 0
-    assert manage(local_environment, "seed_demo").returncode == 0
+def place_the_demo_order(base_url: str) -> tuple[str, str]:
+    """Sign in as the demo's billing admin, change Remote Support to 7 licenses and place
+    the order: (the order page's URL, the page)."""
     browser = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
@@ -111,33 +111,77 @@ def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_envi
     def send(path: str, form: dict | None = None) -> tuple[str, str]:
         """(final URL, page) after redirects; a form is posted with the page's CSRF token."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        with browser.open(server.url + path, data=data, timeout=10) as response:
+        with browser.open(base_url + path, data=data, timeout=10) as response:
             return response.url, response.read().decode()
 
     def token(page: str, name: str = "csrfmiddlewaretoken") -> str:
         return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
 
+    _, login = send("/accounts/login/")
+    credentials = {"username": "billing.admin@acme.example", "password": "demo-billing-2026"}
+    url, home = send("/accounts/login/", {**credentials, "csrfmiddlewaretoken": token(login)})
+    assert url == f"{base_url}/" and "Remote Support v5" in home
+    edit = re.search(r"/subscriptions/\d+/edit/", home[home.index("Remote Support v5") :])
+    _, page = send(edit.group(0))
+    url, cart = send(edit.group(0), {"seats": "7", "add": "1", "csrfmiddlewaretoken": token(page)})
+    assert "10 → 7" in cart, url
+    _, review = send("/checkout/")
+    assert "Place order" in review and "Total due" in review
+    return send(
+        "/checkout/place/",
+        {"review": token(review, "review"), "csrfmiddlewaretoken": token(review)},
+    )
+
+
+def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_environment):
+    """The whole self-service flow on `make run`'s database (SQLite), not only PostgreSQL."""
+    assert manage(local_environment, "migrate", "--noinput").returncode == 0
+    assert manage(local_environment, "seed_demo").returncode == 0
     with serving(local_environment, runserver) as server:
         answered = first_answer(f"{server.url}/accounts/login/")
         assert answered is not None, "runserver did not answer"
-        _, login = send("/accounts/login/")
-        credentials = {"username": "billing.admin@acme.example", "password": "demo-billing-2026"}
-        url, home = send("/accounts/login/", {**credentials, "csrfmiddlewaretoken": token(login)})
-        assert url == f"{server.url}/" and "Remote Support v5" in home
-        edit = re.search(r"/subscriptions/\d+/edit/", home[home.index("Remote Support v5") :])
-        _, page = send(edit.group(0))
-        url, cart = send(
-            edit.group(0), {"seats": "7", "add": "1", "csrfmiddlewaretoken": token(page)}
-        )
-        assert "10 → 7" in cart, url
-        _, review = send("/checkout/")
-        assert "Place order" in review and "Total due" in review
-        url, placed = send(
-            "/checkout/place/",
-            {"review": token(review, "review"), "csrfmiddlewaretoken": token(review)},
-        )
+        url, placed = place_the_demo_order(server.url)
         assert "/orders/BC-" in url and "Your order is placed" in placed
     assert "Traceback" not in server.errors
+
+
+def test_make_run_links_email_to_the_port_it_serves(local_environment, tmp_path):
+    """`PORT=… make run`: the confirmation email (printed to the console) links to that port.
+
+    The real Makefile target (migrate, seed_demo, runserver with its reloader), minus
+    creating the virtualenv (``-o``: the installed one counts as up to date).
+    """
+    port = free_port()
+    console = tmp_path / "make-run.out"
+    env = {**local_environment, "PYTHONUNBUFFERED": "1"}  # the email reaches the file at once
+    with console.open("w") as output:
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "-o", ".venv/.installed", "run", f"PORT={port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # runserver's reloader and its child stop with make
+        )
+    try:
+        answered = first_answer(f"http://127.0.0.1:{port}/accounts/login/", attempts=600)
+        assert answered is not None, console.read_text()
+        url, _ = place_the_demo_order(f"http://127.0.0.1:{port}")
+        for _ in range(100):
+            if "See your order:" in console.read_text():
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        try:
+            make.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)  # a reloader caught between restarts
+            make.wait(timeout=10)
+    printed = console.read_text()
+    number = url.rstrip("/").rsplit("/", 1)[-1]
+    assert f"See your order: http://127.0.0.1:{port}/orders/{number}/" in printed, printed
+    assert ":8000" not in printed
 
 
 def test_make_run_tolerates_a_second_start(local_environment):

@@ -13,6 +13,8 @@ from moneyed.l10n import format_money
 
 register = template.Library()
 
+MINUS_SIGN = "\u2212"
+
 
 def _locale() -> str:
     return to_locale(get_language() or "en")
@@ -22,14 +24,44 @@ def _locale() -> str:
 def _formatted(amount: str, currency: str, locale: str) -> str:
     # Babel's formatting is a tenth of a page's time; pages show the same few amounts.
     # The key is the amount's text: 42.0 == 42.00 and -0 == 0 as Decimals.
-    return format_money(Money(Decimal(amount), currency), locale=locale)
+    text = format_money(Money(Decimal(amount), currency), locale=locale)
+    # Babel writes a hyphen-minus; every amount the portal shows uses the minus sign
+    # (U+2212), the one the credit lines have always shown: "−€864.00", "−864,00 €".
+    return text.replace("-", MINUS_SIGN)
+
+
+def money_text(value: Money | None, *, locale: str | None = None) -> str:
+    """The one way an amount is written for people: pages, emails and the admin."""
+    if value is None or value == "":
+        return ""
+    amount = value.amount
+    if not amount:
+        amount = abs(amount)  # a zero is never "−€0.00"
+    return _formatted(str(amount), value.currency.code, locale or _locale())
 
 
 @register.filter
 def money(value: Money | None) -> str:
+    return money_text(value)
+
+
+@register.filter
+def money_negated(value: Money | None) -> str:
+    """A deduction shown as a negative amount: a credit of €63.00 reads "−€63.00"."""
     if value is None or value == "":
         return ""
-    return _formatted(str(value.amount), value.currency.code, _locale())
+    return money_text(-value)
+
+
+@register.filter
+def before_full_stop(text: str) -> str:
+    """``text`` without a final ".", for a sentence that ends right after it.
+
+    English dates and times end in one ("Dec. 3, 2026, 10:29 a.m."); the sentence's
+    own full stop then ends them without doubling it ("… 10:29 a.m..").
+    """
+    text = str(text)
+    return text[:-1] if text.endswith(".") else text
 
 
 @register.filter
