@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make test` needs before pytest: PostgreSQL (TEST_DATABASE_URL), Redis
-# (TEST_REDIS_URL), Chromium (CHROMIUM_PATH, default /usr/bin/chromium) and, before
-# the virtualenv (VENV) exists, a Python (PYTHON) that can create one.
+# (TEST_REDIS_URL), Chromium (CHROMIUM_PATH, default /usr/bin/chromium), faketime
+# (for `make test-a-year-ahead`) and, before the virtualenv (VENV) exists, a Python
+# (PYTHON) that can create one.
 #
 # - All there: returns at once (a few milliseconds), changes nothing.
 # - On this machine but down: starts PostgreSQL's clusters and a Redis server.
@@ -59,12 +60,14 @@ redis_up() {
 }
 
 chromium_there() { [[ -x "$chromium" ]]; }
+faketime_there() { command -v faketime >/dev/null; }
 
 postgres_installed() { compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; }
 redis_installed() { command -v redis-server >/dev/null; }
 
 # The quick answer on a machine where everything already runs.
-if postgres_up && redis_up && chromium_there && [[ -x "${VENV:-.venv}/bin/python" ]]; then
+if postgres_up && redis_up && chromium_there && faketime_there &&
+  [[ -x "${VENV:-.venv}/bin/python" ]]; then
   exit 0
 fi
 
@@ -85,6 +88,7 @@ packages=()
 if ! postgres_up && is_local "$pg_host" && ! postgres_installed; then packages+=(postgresql); fi
 if ! redis_up && is_local "$redis_host" && ! redis_installed; then packages+=(redis-server); fi
 if ! chromium_there && [[ "$chromium" == /usr/bin/chromium ]]; then packages+=(chromium); fi
+if ! faketime_there; then packages+=(faketime); fi
 # `make test` creates the virtualenv next; Debian's Python needs python3-venv for that.
 if [[ ! -x "${VENV:-.venv}/bin/python" ]] && ! "${PYTHON:-python3}" -c "import ensurepip" 2>/dev/null; then
   packages+=(python3-venv)
@@ -154,6 +158,16 @@ fi
 # -- Chromium (Debian's; Playwright downloads no browser here) ------------------------
 if ! chromium_there; then
   missing_part "Chromium is not at $chromium (apt-get install chromium, or set CHROMIUM_PATH)."
+fi
+
+# -- faketime: `make test-a-year-ahead` runs the suite with the clock a year on ---------
+if ! faketime_there; then
+  if [[ "$in_ci" == yes ]]; then
+    problem "faketime is not installed (apt-get install faketime): CI runs make test-a-year-ahead."
+  else
+    echo "WARNING: faketime is not installed (apt-get install faketime);" \
+      "make test-a-year-ahead needs it." >&2
+  fi
 fi
 
 # -- Wait for what was started ---------------------------------------------------------
