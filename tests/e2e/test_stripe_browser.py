@@ -235,6 +235,31 @@ def test_a_three_d_secure_card_is_authenticated_then_the_order_is_placed(
     traffic.assert_no_card_data_reached_the_portal(THREE_D_SECURE)
 
 
+def test_a_payment_whose_authentication_fails_orders_nothing(
+    open_page, live_server, admin, stripe_mode
+):
+    words = WORDS["en"]
+    page, traffic = open_signed_in(open_page, live_server, admin, stripe_mode)
+    page.goto("/checkout/")
+    type_card(page, THREE_D_SECURE)
+    page.get_by_role("button", name=words["place"]).click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url("**/authenticate/")
+    page.get_by_role("button", name="Fail authentication").click()
+    page.wait_for_url("**/checkout/")
+    expect(
+        page.get_by_text("The payment was not authenticated, so nothing was ordered.")
+    ).to_be_visible()
+    assert not Order.objects.exists()
+    payment = Payment.objects.get()
+    assert (payment.status, payment.failure_reason) == (
+        Payment.Status.FAILED,
+        "authentication_failed",
+    )
+    assert charges_for(stripe_mode, payment.reference) == []
+    traffic.assert_no_card_data_reached_the_portal(THREE_D_SECURE)
+
+
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_a_declined_card_says_so_and_orders_nothing(
     open_page, live_server, admin, stripe_mode, lang
@@ -253,3 +278,22 @@ def test_a_declined_card_says_so_and_orders_nothing(
     assert not PaymentMethod.objects.exists()
     assert not [url for url, _ in traffic.portal if "/checkout/place/" in url]
     traffic.assert_no_card_data_reached_the_portal(DECLINED)
+
+
+def test_a_card_the_bank_declines_at_payment_orders_nothing_and_asks_again(
+    open_page, live_server, admin, stripe_mode
+):
+    """4000 0000 0000 0341 is set up fine and declined when charged."""
+    words = WORDS["en"]
+    page, traffic = open_signed_in(open_page, live_server, admin, stripe_mode)
+    page.goto("/checkout/")
+    type_card(page, "4000000000000341")
+    page.get_by_role("button", name=words["place"]).click()
+    expect(page.get_by_test_id("review-error")).to_have_text(words["declined"])
+    assert not Order.objects.exists()
+    assert Payment.objects.get().status == Payment.Status.FAILED
+    # The page asks for a card again, through Stripe.js: a new one pays.
+    type_card(page, PLAIN)
+    place_and_see_the_confirmation(page, words, stripe_mode)
+    traffic.assert_no_card_data_reached_the_portal("4000000000000341")
+    traffic.assert_no_card_data_reached_the_portal(PLAIN)
