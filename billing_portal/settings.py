@@ -297,6 +297,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ImproperlyConfigured(f"{url!r} is not an absolute http(s) URL.")
     return f"{parts.scheme}://{parts.netloc}"
 
 

@@ -171,6 +171,12 @@ def test_a_card_saved_on_the_payment_method_page_then_pays(
     words = WORDS["en"]
     page, traffic = open_signed_in(open_page, live_server, admin, stripe_mode)
     page.goto("/payment-method/")
+    # A declined card first: the portal's words, nothing kept; then the same form again.
+    type_card(page, DECLINED)
+    page.get_by_role("button", name=words["save"]).click()
+    expect(page.locator("#card-errors")).to_have_text(words["declined"])
+    expect(page.get_by_test_id("card-on-file")).to_have_text("No card on file yet.")
+    assert not PaymentMethod.objects.exists()
     type_card(page, PLAIN)
     page.get_by_role("button", name=words["save"]).click()
     expect(page.get_by_text(words["saved"])).to_be_visible()

@@ -21,7 +21,7 @@ print(Client(HTTP_ACCEPT_LANGUAGE="en").get("/accounts/login/")["Content-Securit
 """
 
 
-def policy_for(environment: dict[str, str]) -> dict[str, set[str]]:
+def start(environment: dict[str, str]) -> subprocess.CompletedProcess:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
@@ -29,9 +29,13 @@ def policy_for(environment: dict[str, str]) -> dict[str, set[str]]:
         "ALLOWED_HOSTS": "testserver",
         **environment,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def policy_for(environment: dict[str, str]) -> dict[str, set[str]]:
+    result = start(environment)
     assert result.returncode == 0, result.stderr
     header = result.stdout.strip().splitlines()[-1]
     directives = {}
@@ -71,3 +75,9 @@ def test_stripe_js_and_the_api_may_live_apart():
     assert policy["script-src"] == {"'self'", "https://stripe-js.internal.example"}
     assert policy["connect-src"] == {"'self'", "https://stripe-proxy.internal.example:8443"}
     assert "https://js.stripe.com" not in policy["frame-src"]
+
+
+def test_a_stripe_js_url_without_its_scheme_stops_the_start():
+    result = start({"STRIPE_JS_URL": "js.stripe.com/v3/"})
+    assert result.returncode != 0
+    assert "'js.stripe.com/v3/' is not an absolute http(s) URL." in result.stderr
