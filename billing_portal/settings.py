@@ -8,6 +8,7 @@ SQLite, tasks run in-process, email to the console, the sandbox gateway.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -190,6 +191,9 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# Every page that takes a card loads Stripe.js from here (a stand-in such as
+# localstripe's in tests); the Content-Security-Policy below follows it.
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "sandbox"
 # Each Stripe call waits this long, and the library retries a failed call this
 # many times with the same idempotency key (429, 5xx, timeouts).
@@ -302,23 +306,44 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Content-Security-Policy (django-csp): the portal's own files only, plus Stripe.js and
-# its frames for card entry and 3-D Secure. No inline script or style: a <script> that
-# must be inline carries nonce="{{ request.csp_nonce }}".
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF, NONCE, "https://js.stripe.com"],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "connect-src": [SELF, "https://api.stripe.com"],
-        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    },
-}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ImproperlyConfigured(f"{url!r} is not an absolute http(s) URL.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(*, stripe_js_url: str, stripe_api_base: str) -> dict:
+    """Content-Security-Policy (django-csp): the portal's own files only, plus Stripe.js.
+
+    Stripe.js is loaded from the origin of ``stripe_js_url`` and opens its card and
+    3-D Secure frames there (and on hooks.stripe.com); it calls the API at the origin
+    of ``stripe_api_base`` (Stripe's own: api.stripe.com; a stand-in serves both from
+    one origin). No inline script or style: a <script> that must be inline carries
+    nonce="{{ request.csp_nonce }}".
+    """
+    script_origin = _origin(stripe_js_url)
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF, NONCE, script_origin],
+            "style-src": [SELF],
+            "img-src": [SELF, "data:"],
+            "connect-src": [SELF, _origin(stripe_api_base)],
+            "frame-src": list(dict.fromkeys([script_origin, "https://hooks.stripe.com"])),
+            "object-src": [NONE],
+            "base-uri": [SELF],
+            "form-action": [SELF],
+            "frame-ancestors": [NONE],
+        },
+    }
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(
+    stripe_js_url=STRIPE_JS_URL, stripe_api_base=STRIPE_API_BASE
+)
 
 LOGGING = {
     "version": 1,

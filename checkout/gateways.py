@@ -85,6 +85,19 @@ class SavedCard:
 
 
 @dataclass(frozen=True)
+class StripeCardSetup:
+    """A card Stripe.js saved in the browser on a SetupIntent of the account's customer.
+
+    What the Stripe gateway's ``save_card`` takes instead of ``CardDetails``: the
+    SetupIntent's id and what Stripe reported about its card, checked by
+    ``StripeGateway.card_setup`` before any lock is taken. No card number, ever.
+    """
+
+    setup_intent: str
+    card: SavedCard
+
+
+@dataclass(frozen=True)
 class ChargeResult:
     status: str
     reference: str = ""
@@ -144,6 +157,8 @@ class SandboxGateway:
     AUTHENTICATION_LAST4 = "3155"
 
     def save_card(self, *, card: CardDetails) -> SavedCard:
+        if not isinstance(card, CardDetails):
+            raise GatewayRefused("card_details_required", "The sandbox takes typed card details.")
         return SavedCard(
             reference=f"sandbox_pm_{uuid.uuid4().hex}",
             brand=card_brand(card.number),
@@ -291,6 +306,24 @@ class StripeGateway:
             exp_month=card.exp_month,
             exp_year=card.exp_year,
         )
+
+    def card_setup(self, *, account: Account, setup_intent_id: str) -> StripeCardSetup:
+        """A SetupIntent Stripe.js confirmed on the review, checked: this account's, succeeded.
+
+        Raises ``ValueError`` for a SetupIntent of another customer or one that did not
+        succeed, ``GatewayRefused`` for one Stripe does not know.
+        """
+        if not account.stripe_customer_id:
+            raise ValueError("This account has no Stripe customer to have set up a card.")
+        saved = self.setup_intent_card(account=account, setup_intent_id=setup_intent_id)
+        return StripeCardSetup(setup_intent=setup_intent_id, card=saved)
+
+    def save_card(self, *, card: StripeCardSetup) -> SavedCard:
+        """The card of a checked SetupIntent. Typed card details are never taken here:
+        with Stripe, the number goes from the browser to Stripe only."""
+        if not isinstance(card, StripeCardSetup):
+            raise GatewayRefused("setup_intent_required", "Cards are entered through Stripe.js.")
+        return card.card
 
     # -- payments --------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -106,6 +107,7 @@ def _authenticate(request: HttpRequest, payment: Payment) -> HttpResponse:
                 "payment": payment,
                 "sandbox": sandbox,
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+                "stripe_js_url": settings.STRIPE_JS_URL,
             },
         )
     if request.method == "GET":  # paid already (its webhook came first): offer to finish
@@ -173,7 +175,7 @@ def payment_method(request: HttpRequest) -> HttpResponse:
         "sandbox": isinstance(gateway, SandboxGateway),
         "card_form": form,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "stripe_api_base": settings.STRIPE_API_BASE,
+        "stripe_js_url": settings.STRIPE_JS_URL,
     }
     if isinstance(gateway, StripeGateway):
         try:
@@ -207,3 +209,25 @@ def stripe_card_saved(request: HttpRequest) -> HttpResponse:
     payment_method_store(account=request.account, saved=saved, gateway_name=gateway.name)
     messages.success(request, _("Your new card is saved and will be used from now on."))
     return redirect("checkout:payment_method")
+
+
+@never_cache
+@billing_admin_required
+@require_POST
+def stripe_setup_intent(request: HttpRequest) -> HttpResponse:
+    """A SetupIntent for a card typed on the review, as JSON: Stripe.js confirms it.
+
+    Asked for when the admin places an order with a new card, not when the page is
+    shown: most orders are paid with the card on file. The client secret lets only
+    Stripe.js attach a card to this account's customer; the page then posts the
+    SetupIntent's id with Place order, never the card.
+    """
+    gateway = get_gateway()
+    if not isinstance(gateway, StripeGateway):
+        raise Http404
+    try:
+        _setup_intent_id, client_secret = gateway.setup_intent_create(account=request.account)
+    except (GatewayUnavailable, GatewayRefused):
+        message = _("The payment service did not answer. Please try again.")
+        return JsonResponse({"error": message}, status=503)
+    return JsonResponse({"client_secret": client_secret})

@@ -9,6 +9,11 @@ urlpatterns = [
     path("cart/lines/<int:line_id>/remove/", views.cart_line_delete, name="cart_line_remove"),
     path("checkout/", views.review, name="review"),
     path("checkout/place/", views.place_order, name="place"),
+    path(
+        "checkout/stripe-setup-intent/",
+        payment_views.stripe_setup_intent,
+        name="stripe_setup_intent",
+    ),
     path("checkout/vat-number/", views.vat_number_add, name="vat_number"),
     path(
         "checkout/payments/<int:payment_id>/authenticate/",

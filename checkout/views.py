@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,6 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 from moneyed import Money
 
 from checkout.forms import CardForm, PlaceOrderForm, VatNumberForm, review_token
+from checkout.gateways import (
+    CardDetails,
+    GatewayRefused,
+    GatewayUnavailable,
+    StripeCardSetup,
+    StripeGateway,
+)
 from checkout.models import Cart, CartLine, Order
 from checkout.selectors import CartReview, account_orders, cart_lines, cart_review
 from checkout.services import (
@@ -41,6 +49,14 @@ DECLINE_MESSAGES = {
     "insufficient_funds": gettext_lazy("Your card has insufficient funds. Use another card."),
     "incorrect_cvc": gettext_lazy("The card's security code was not accepted."),
 }
+# The sandbox form's fields. With Stripe the portal never reads them: a post that has
+# any of them is refused whole (PCI DSS: card data goes from the browser to Stripe only).
+CARD_FIELDS = ("card_number", "expiry", "cvc")
+
+
+def stripe_mode() -> bool:
+    """Whether cards are taken by Stripe.js (the gateway ``get_gateway`` gives is Stripe's)."""
+    return settings.PAYMENT_GATEWAY == "stripe"
 
 
 @billing_admin_required
@@ -88,6 +104,11 @@ def _render_review(
         "ask_card": ask_card or review.needs_payment_details,
         "card_form": card_form or CardForm(),
     }
+    if stripe_mode():
+        context["stripe"] = {
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "js_url": settings.STRIPE_JS_URL,
+        }
     if review.may_add_vat_number:
         context["vat_form"] = vat_form or VatNumberForm(country=request.account.country)
     if review.quote is not None:
@@ -119,17 +140,21 @@ def review(request: HttpRequest) -> HttpResponse:
 def place_order(request: HttpRequest) -> HttpResponse:
     """Place the reviewed cart. The page's amounts are never read: only what was signed."""
     account = request.account
+    if stripe_mode() and any(name in request.POST for name in CARD_FIELDS):
+        again = cart_review(account=account, at=clock.now())
+        message = _(
+            "Card details are taken only by our payment provider's card form, not by this "
+            "page. Nothing was ordered. Please enter your card again."
+        )
+        return _render_review(request, again, error=message, ask_card=True, status=400)
     form = PlaceOrderForm(request.POST, account_id=account.pk, user_id=request.user.pk)
     if not form.is_valid():
         fresh = cart_review(account=account, at=clock.now())
         return _render_review(request, fresh, note=" ".join(form.errors["review"]), status=409)
     reviewed = form.cleaned_data["review"]
-    # An empty card form means "pay with the card on file".
-    card_form = CardForm(request.POST) if request.POST.get("card_number", "").strip() else None
-    if card_form is not None and not card_form.is_valid():
-        card_form.forget_secrets()
-        again = cart_review(account=account, at=clock.now())
-        return _render_review(request, again, card_form=card_form, ask_card=True, status=400)
+    card = _stripe_card(request) if stripe_mode() else _sandbox_card(request)
+    if isinstance(card, HttpResponse):
+        return card
     try:
         order = order_place(
             account=account,
@@ -138,7 +163,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
             quoted_at=datetime.fromisoformat(reviewed["at"]),
             fingerprint=reviewed["fp"],
             amount_due=Money(reviewed["due"], reviewed["currency"]),
-            card=card_form.card() if card_form is not None else None,
+            card=card,
             language=get_language() or "en",
         )
     except PaymentRequiresAction as needs_action:
@@ -175,6 +200,43 @@ def place_order(request: HttpRequest) -> HttpResponse:
         )
         return _render_review(request, again, error=str(message), ask_card=True, status=402)
     return redirect("checkout:order", number=order.number)
+
+
+def _sandbox_card(request: HttpRequest) -> CardDetails | HttpResponse | None:
+    """The card typed into the sandbox form; none (an empty form) pays with the card on file."""
+    if not request.POST.get("card_number", "").strip():
+        return None
+    card_form = CardForm(request.POST)
+    if card_form.is_valid():
+        return card_form.card()
+    card_form.forget_secrets()
+    again = cart_review(account=request.account, at=clock.now())
+    return _render_review(request, again, card_form=card_form, ask_card=True, status=400)
+
+
+def _stripe_card(request: HttpRequest) -> StripeCardSetup | HttpResponse | None:
+    """The card Stripe.js set up on the review (a SetupIntent's id, checked with Stripe
+    before any lock is taken); none pays with the card on file."""
+    setup_intent_id = request.POST.get("setup_intent", "").strip()
+    if not setup_intent_id:
+        return None
+    error = _("The new card could not be used. Nothing was ordered. Please enter it again.")
+    status = 400
+    if setup_intent_id.startswith("seti_") and len(setup_intent_id) <= 255:
+        try:
+            return StripeGateway().card_setup(
+                account=request.account, setup_intent_id=setup_intent_id
+            )
+        except (ValueError, GatewayRefused):
+            pass
+        except GatewayUnavailable:
+            error = _(
+                "The payment service did not answer. Nothing was ordered and nothing was "
+                "charged twice: please try again in a moment."
+            )
+            status = 503
+    again = cart_review(account=request.account, at=clock.now())
+    return _render_review(request, again, error=error, ask_card=True, status=status)
 
 
 @billing_admin_required

@@ -4,7 +4,7 @@
 (function () {
   var form = document.getElementById("stripe-card-form");
   if (!form || !window.Stripe || !form.dataset.publishableKey) return;
-  var stripe = Stripe(form.dataset.publishableKey);
+  var stripe = Stripe(form.dataset.publishableKey, { locale: document.documentElement.lang || "auto" });
   var card = stripe.elements().create("card");
   card.mount("#card-element");
   form.addEventListener("submit", function (event) {
@@ -13,7 +13,9 @@
       .then(function (result) {
         if (result.error) {
           var box = document.getElementById("card-errors");
-          box.textContent = result.error.message; box.hidden = false;
+          box.textContent = result.error.code === "card_declined" && form.dataset.declined
+            ? form.dataset.declined : result.error.message;
+          box.hidden = false;
         } else { form.submit(); }
       });
   });
