@@ -22,6 +22,7 @@ from checkout.gateways import (
     GatewayRefused,
     GatewayUnavailable,
     PaymentGateway,
+    StripeCardSetup,
     get_gateway,
 )
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
@@ -196,7 +197,7 @@ def order_place(
     quoted_at: datetime,
     fingerprint: str,
     amount_due: Money,
-    card: CardDetails | None = None,
+    card: CardDetails | StripeCardSetup | None = None,
     language: str = "en",
     gateway: PaymentGateway | None = None,
 ) -> Order:
@@ -259,7 +260,7 @@ def _payment_claim(
     quoted_at: datetime,
     fingerprint: str,
     amount_due: Money,
-    card: CardDetails | None,
+    card: CardDetails | StripeCardSetup | None,
     language: str,
     gateway: PaymentGateway,
 ) -> Order | Payment:
@@ -822,9 +823,10 @@ def _order_write(
 
 
 def _payment_method_save(
-    *, account: Account, card: CardDetails, gateway: PaymentGateway
+    *, account: Account, card: CardDetails | StripeCardSetup, gateway: PaymentGateway
 ) -> PaymentMethod:
-    """Keep a card typed into the sandbox form (brand, last four, expiry) as the default."""
+    """Keep a card entered on the review (the sandbox's form, or Stripe.js's SetupIntent):
+    brand, last four and expiry, not yet as the card on file."""
     if not hasattr(gateway, "save_card"):
         raise PaymentDetailsRequired("Cards are entered through the payment provider's form.")
     saved = gateway.save_card(card=card)
