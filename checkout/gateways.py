@@ -325,6 +325,10 @@ class StripeGateway:
             raise GatewayRefused("setup_intent_required", "Cards are entered through Stripe.js.")
         return card.card
 
+    def card_detach(self, *, reference: str) -> None:
+        """Take a card off the account's Stripe customer: it can never be charged again."""
+        self._call(self.client.v1.payment_methods.detach, reference)
+
     # -- payments --------------------------------------------------------------------
 
     def prepare(self, *, payment: Payment) -> str:

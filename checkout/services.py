@@ -471,6 +471,17 @@ def _unused_card_forget(payment: Payment) -> None:
         ).exists()
     ):
         method.delete()
+        if method.gateway == PaymentMethod.Gateway.STRIPE:
+            # Stripe.js attached it to the customer when it was set up: detach it there
+            # too, once this transaction has committed (never a network call under lock).
+            reference = method.gateway_reference
+            transaction.on_commit(lambda: _card_detach(reference), robust=True)
+
+
+def _card_detach(reference: str) -> None:
+    gateway = get_gateway()
+    if hasattr(gateway, "card_detach"):
+        gateway.card_detach(reference=reference)
 
 
 def payment_bank_step_allowed(*, payment: Payment, gateway: PaymentGateway | None = None) -> None:

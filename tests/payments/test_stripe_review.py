@@ -176,3 +176,18 @@ def test_every_page_loads_stripe_js_from_the_setting(client, stripe_admin, strip
         page = client.get(url).content.decode()
         assert f'<script src="{stripe_js}"></script>' in page, url
         assert "https://js.stripe.com" not in page
+
+
+def test_a_new_card_that_is_declined_is_not_kept_here_or_at_stripe(
+    client, stripe_admin, stripe_js, django_capture_on_commit_callbacks
+):
+    account = account_of(stripe_admin)
+    token = review_token(review_page(client, stripe_admin))
+    setup_intent = stripe_card(account, "4000000000000341")  # sets up, declines when charged
+    card = StripeGateway().client.v1.setup_intents.retrieve(setup_intent).payment_method
+    with django_capture_on_commit_callbacks(execute=True):
+        response = place(client, token, setup_intent=setup_intent)
+    assert response.status_code == 402 and not Order.objects.exists()
+    assert not PaymentMethod.objects.filter(gateway_reference=card).exists()
+    detached = StripeGateway().client.v1.payment_methods.retrieve(card)
+    assert detached.customer is None
