@@ -67,7 +67,7 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 
 # `make bench`: the portal under load against the floor of its own stack, in one run
-# (README.md, "Benchmarks"): gunicorn with 2 sync workers on a PostgreSQL database of its
+# (docs/benchmarks.md): gunicorn with 2 sync workers on a PostgreSQL database of its
 # own, Place order, Billing Center and review against the floor views of bench/floor.py,
 # pgbench, and bench/renewals.py. Prints one table, writes bench/results/latest.json.
 # BENCH_SECONDS=60 measures longer; BENCH_OPTS=--quick is a one-minute smoke run.

@@ -1,7 +1,7 @@
 """`make bench`: the portal's throughput against the floor of its own stack, in one run.
 
     make bench                                  # the full run (about 10 minutes)
-    make bench BENCH_ARGS=--quick               # a smoke run (about 1 minute)
+    make bench BENCH_OPTS=--quick               # a smoke run (about 1 minute)
     BENCH_SECONDS=60 make bench                 # longer measurements
 
 1. Creates a PostgreSQL database of its own on the server of BENCH_DATABASE_URL

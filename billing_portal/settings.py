@@ -178,7 +178,7 @@ STORAGES = {
 # -- Money -------------------------------------------------------------------------
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "JPY")
 DEFAULT_CURRENCY = "EUR"
-# Seller's country decides domestic VAT and reverse charge (BILLING_RULES.md, "Tax").
+# Seller's country decides domestic VAT and reverse charge (docs/billing-rules.md, "Tax").
 SELLER_COUNTRY = env("SELLER_COUNTRY", default="DE").upper()
 # Where a corporate account's billing admins are sent instead of self-service.
 CORPORATE_BILLING_URL = env(

@@ -83,7 +83,7 @@ class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
 
     @admin.display(description="how the amount came about")
     def calculation(self, order):
-        """The whole calculation, line by line, as in BILLING_RULES.md."""
+        """The whole calculation, line by line, as in docs/billing-rules.md."""
 
         def amount(value):
             return money_text(value, locale="en_US")

@@ -2,7 +2,7 @@
 
 Pure, like ``subscriptions.proration``: plain values in, a frozen dataclass out.
 The lines of a cart are one change of the account at one instant. Steps 1-4
-of BILLING_RULES.md (credit, charge, subtotal, tax) are each line's, from
+of docs/billing-rules.md (credit, charge, subtotal, tax) are each line's, from
 ``quote_seat_change``; steps 5-6 (account credit applied or added, amount
 due) are applied once to the cart's total, so the order of the lines never
 changes what the card is charged.

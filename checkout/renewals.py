@@ -1,6 +1,6 @@
 """Renewals: each subscription whose period ended starts its next one and pays for it.
 
-Periods are counted from the billing anchor (shared/BILLING_RULES.md), so an
+Periods are counted from the billing anchor (docs/billing-rules.md), so an
 anchor on the 31st renews on the 28th of February and on the 31st of March; a
 subscription several periods behind renews period by period, one order each.
 The amounts come from one pure function, ``quote_renewal``.

@@ -366,7 +366,7 @@ class Subscription(models.Model):
     # Ends at the end of the current period instead of renewing (support can undo it).
     cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
     # Renewal dunning: when the period's renewal charge first failed, how many
-    # charges were tried, and when the next one is due (BILLING_RULES-independent).
+    # charges were tried, and when the next one is due (not a billing rule).
     past_due_since = models.DateTimeField(_("past due since"), null=True, blank=True)
     renewal_attempts = models.PositiveSmallIntegerField(_("renewal attempts"), default=0)
     next_renewal_attempt_at = models.DateTimeField(_("next renewal attempt"), null=True, blank=True)

@@ -1,4 +1,4 @@
-"""The one rounding helper for amounts (shared/BILLING_RULES.md, "Money").
+"""The one rounding helper for amounts (docs/billing-rules.md, "Money").
 
 Every amount is rounded to its currency's minor unit with ROUND_HALF_UP (ties
 away from zero), once per line. Callers pass an exact value (a ``Decimal`` or

@@ -1,4 +1,4 @@
-"""The billing rules of shared/BILLING_RULES.md as pure functions.
+"""The billing rules of docs/billing-rules.md as pure functions.
 
 No ORM, no clock, no settings: callers load the data first, then compute.
 Every page, order, email and command that shows an amount gets it from
@@ -157,7 +157,7 @@ def validate_new_seats(
 ) -> None:
     """Refuse a seat count the rules do not allow, saying why.
 
-    shared/BILLING_RULES.md: at least 1, at least the plan minimum, at least
+    docs/billing-rules.md: at least 1, at least the plan minimum, at least
     the seats assigned to users, at most the plan maximum, and a change.
     """
     if isinstance(new_seats, bool) or not isinstance(new_seats, int):
@@ -196,7 +196,7 @@ def validate_new_seats(
 # -- The quote -----------------------------------------------------------------
 
 
-# The quote contract's amounts (BILLING_RULES.md, "The quote contract"), in its order.
+# The quote contract's amounts (docs/billing-rules.md, "The quote contract"), in its order.
 QUOTE_AMOUNTS = (
     "credit",
     "charge",
@@ -211,7 +211,7 @@ QUOTE_AMOUNTS = (
 
 @dataclass(frozen=True)
 class SeatChangeQuote:
-    """Every number of a seat change, each rounded once (BILLING_RULES.md steps 1-6)."""
+    """Every number of a seat change, each rounded once (docs/billing-rules.md steps 1-6)."""
 
     # Inputs, kept so that a page, an email or an export can show the working.
     unit_price: Money
@@ -254,7 +254,7 @@ class SeatChangeQuote:
 
 
 def settle_total(total: Money, account_credit: Money) -> tuple[Money, Money, Money]:
-    """Steps 5 and 6 of BILLING_RULES.md: ``(credit_applied, amount_due, credit_added)``.
+    """Steps 5 and 6 of docs/billing-rules.md: ``(credit_applied, amount_due, credit_added)``.
 
     A positive total is paid from the account credit first; a total of zero
     or less charges nothing and its absolute value goes to the credit.
@@ -434,7 +434,7 @@ class RenewalQuote:
     """What renewing a subscription for one more period costs, each line rounded once.
 
     A renewal charges the next full period; there is no unused time to credit.
-    The account's credit pays first (BILLING_RULES.md steps 5 and 6).
+    The account's credit pays first (docs/billing-rules.md steps 5 and 6).
     """
 
     # Inputs, kept so that an order, an email or a command can show the working.

@@ -71,7 +71,7 @@ _TAX_RATE = FixedStatement(
 def account_credit_balance(*, account: Account) -> Money:
     """The account's credit: the sum of its ledger entries, in its currency.
 
-    An entry in another currency is never added in (BILLING_RULES.md): it
+    An entry in another currency is never added in (docs/billing-rules.md): it
     raises, so the balance is never a guess.
     """
     totals = dict(_CREDIT_TOTALS.rows([account.pk]))

@@ -1,7 +1,7 @@
 """Free trials that reached their end become expired.
 
 An expired trial shows "Subscribe now" in the Billing Center and is bought as
-a change from 0 seats (shared/BILLING_RULES.md). ``manage.py expire_trials``
+a change from 0 seats (docs/billing-rules.md). ``manage.py expire_trials``
 and the hourly beat task (``subscriptions.tasks.expire_trials``) both call
 ``trials_expire``.
 """

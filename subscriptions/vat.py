@@ -1,4 +1,4 @@
-"""VAT numbers and tax treatment (shared/BILLING_RULES.md, "Tax"). Pure: no ORM, no settings."""
+"""VAT numbers and tax treatment (docs/billing-rules.md, "Tax"). Pure: no ORM, no settings."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def resolve_tax_treatment(
     vat_number: str,
     standard_rates: Mapping[str, Decimal],
 ) -> TaxTreatment:
-    """Decide the VAT for a customer (BILLING_RULES.md, "Tax").
+    """Decide the VAT for a customer (docs/billing-rules.md, "Tax").
 
     - customer in the seller's country: that country's rate;
     - other EU country with a (validated) VAT number: reverse charge, 0 %;

@@ -1,7 +1,7 @@
 """`make bench`'s pieces, small and not timed: the floor views, the load client, the check.
 
 The benchmark itself (bench/run.py) is run by `make bench`, never here; these tests
-make sure the floor views cost what the README says they cost, that the load client
+make sure the floor views cost what docs/benchmarks.md says they cost, that the load client
 reads responses and counts outcomes correctly, and that a real checkout round through
 a live server ends in orders that the benchmark's own check accepts, and a doctored one
 that it refuses.

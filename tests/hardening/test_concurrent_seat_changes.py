@@ -3,7 +3,7 @@
 An account has one cart, shared by its billing admins (``Cart.account`` is
 one-to-one): each admin's "Add to cart" replaces the subscription's line and
 starts a new checkout. Every change is placed under the row locks, the seat
-history is a chain with nothing lost, the money follows BILLING_RULES.md
+history is a chain with nothing lost, the money follows docs/billing-rules.md
 line by line, and an admin whose review went stale is charged nothing and is
 shown the new numbers to confirm again.
 """
@@ -190,7 +190,7 @@ def test_twenty_racing_seat_changes_from_two_admins_each_apply_once_and_add_up(t
 
 
 def assert_money_follows_the_seat_timeline(account, subscription, changes) -> None:
-    """Re-quote every change from the history alone (BILLING_RULES.md steps 1-6) and compare
+    """Re-quote every change from the history alone (docs/billing-rules.md steps 1-6) and compare
     with its order, its ledger entries and its payment."""
     balance = Money("0.00", "EUR")
     start, end = NOV_1, DEC_1

@@ -1,6 +1,6 @@
 """Hardening 13: Django's deployment checklist passes with production's environment.
 
-`manage.py check --deploy` runs in a clean process with only what README.md's
+`manage.py check --deploy` runs in a clean process with only what docs/operations.md's
 configuration table says production sets, the way an operator would run it before
 going live; any warning fails the run (--fail-level WARNING).
 """
@@ -18,7 +18,7 @@ from tests.helpers import ROOT
 
 PRODUCTION_ENV = {
     "DEBUG": "0",
-    "SECRET_KEY": secrets.token_urlsafe(50),  # 67 random characters, as README suggests
+    "SECRET_KEY": secrets.token_urlsafe(50),  # 67 random characters, as docs/operations.md suggests
     "ALLOWED_HOSTS": "billing.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://billing.example.com",
     "DATABASE_URL": "postgres://portal:secret@db.internal:5432/billing_portal",

@@ -8,7 +8,7 @@ account credits and corrections, the clock moving on and
 
 - the credit ledger sums to the account's balance, never below zero, and
   each order's entries are exactly its credit added minus its credit applied;
-- every order's lines add up to its totals, each line follows BILLING_RULES.md
+- every order's lines add up to its totals, each line follows docs/billing-rules.md
   (credit, charge, tax each rounded once, half up) and the order settles its
   total against the credit as the rules say;
 - no subscription has fewer licenses than are assigned;
@@ -73,7 +73,7 @@ SEEN: Counter[str] = Counter()
 
 
 def cents(value: Decimal) -> Decimal:
-    """BILLING_RULES.md: round once to the minor unit, ties away from zero."""
+    """docs/billing-rules.md: round once to the minor unit, ties away from zero."""
     return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 

@@ -3,7 +3,7 @@
 The browser can send anything: a price, a total, a seat count, another
 subscription's or another account's id in hidden or extra fields, an altered
 or re-signed review token. Acme's billing admin changes Remote Support v5 from
-10 to 7 licenses (€274.89 due, shared/BILLING_RULES.md) while another company,
+10 to 7 licenses (€274.89 due, docs/billing-rules.md) while another company,
 Globex, has a cart and a card of its own; after each tampered request we check
 what the admin would: the cart, the review's total, the order, the amount
 charged, the card on file, and Globex's rows.

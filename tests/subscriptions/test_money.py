@@ -1,4 +1,4 @@
-"""The rounding helper of shared/BILLING_RULES.md, "Money".
+"""The rounding helper of docs/billing-rules.md, "Money".
 
 Pure tests: no database, no Django. Every expected value is worked out by
 hand from the rules (ROUND_HALF_UP = ties away from zero, to the currency's

@@ -1,4 +1,4 @@
-"""The seat-change rules of shared/BILLING_RULES.md.
+"""The seat-change rules of docs/billing-rules.md.
 
 Pure tests: no database, no Django. Every expected number is worked out by hand
 from the rules text (the arithmetic is in a comment next to it), never by calling
@@ -37,7 +37,7 @@ from subscriptions.proration import (
 MICROSECOND = timedelta(microseconds=1)
 SECOND = timedelta(seconds=1)
 
-# The contract period of BILLING_RULES.md: Nov 1 -> Dec 1 2026 is 30 days.
+# The contract period of docs/billing-rules.md: Nov 1 -> Dec 1 2026 is 30 days.
 NOV_1 = datetime(2026, 11, 1, tzinfo=UTC)
 DEC_1 = datetime(2026, 12, 1, tzinfo=UTC)
 NOV_16 = datetime(2026, 11, 16, tzinfo=UTC)  # halfway: 15 of 30 days left
@@ -68,7 +68,7 @@ AMOUNT_FIELDS = (
 
 
 def quote(**overrides) -> SeatChangeQuote:
-    """The contract example of BILLING_RULES.md with some arguments replaced."""
+    """The contract example of docs/billing-rules.md with some arguments replaced."""
     return quote_seat_change(**{**CONTRACT, **overrides})
 
 

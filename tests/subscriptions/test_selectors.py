@@ -44,7 +44,7 @@ def test_credit_balance_is_the_sum_of_the_ledger():
 def test_domestic_customer_quote_matches_the_rules_example():
     subscription = SubscriptionFactory(seats=10, billing_anchor=NOV_1)
     quote = subscription_seat_change_quote(subscription=subscription, new_seats=7, at=NOV_26_NOON)
-    # BILLING_RULES.md's contract example: 4.5 of 30 days unused.
+    # docs/billing-rules.md's contract example: 4.5 of 30 days unused.
     assert quote.credit == Money("63.00", "EUR")
     assert quote.charge == Money("294.00", "EUR")
     assert quote.tax == Money("43.89", "EUR")

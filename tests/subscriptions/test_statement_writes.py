@@ -338,4 +338,5 @@ def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
     assert (done.order_id, done.open_attempts) == (placed.pk, 0)
     assert (other.order_id, other.open_attempts) == (None, 0)
     with transaction.atomic():
-        assert checkout_attempts_locked(account=account, checkout_token="t-1") == []  # it has its order
+        # It has its order.
+        assert checkout_attempts_locked(account=account, checkout_token="t-1") == []

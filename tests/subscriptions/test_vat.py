@@ -1,4 +1,4 @@
-"""VAT numbers and tax treatment (BILLING_RULES.md, "Tax"): pure, no database."""
+"""VAT numbers and tax treatment (docs/billing-rules.md, "Tax"): pure, no database."""
 
 from decimal import Decimal
 

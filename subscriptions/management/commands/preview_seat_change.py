@@ -2,7 +2,7 @@
 
 The numbers come from ``subscription_seat_change_quote``, the same selector the
 Billing Center, the cart and Place order use, so support can read a customer
-the exact figures of their review page (shared/BILLING_RULES.md).
+the exact figures of their review page (docs/billing-rules.md).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Command(OperationsCommand):
     help = (
         "Show the quote a billing admin would see for changing a subscription to --seats "
         "licenses at --at (default: now): its inputs and every amount of the quote contract "
-        "(shared/BILLING_RULES.md). A change the rules refuse (below the assigned seats, above "
+        "(docs/billing-rules.md). A change the rules refuse (below the assigned seats, above "
         "the plan maximum, no change, a corporate account, ...) exits non-zero with the reason. "
         "Writes nothing. With --json: one JSON object on stdout, the summary on stderr."
     )
