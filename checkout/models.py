@@ -32,6 +32,9 @@ class PaymentMethod(models.Model):
     )
     exp_year = models.PositiveSmallIntegerField(_("expiry year"))
     is_default = models.BooleanField(_("default"), default=True)
+    # Entered on the review for one payment: forgotten if that payment places nothing,
+    # the card on file once it has paid. A card replaced on the card page is neither.
+    entered_at_checkout = models.BooleanField(_("entered at checkout"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

@@ -91,13 +91,19 @@ def _authenticate(request: HttpRequest, payment: Payment) -> HttpResponse:
         try:
             payment_bank_step_allowed(payment=payment, gateway=gateway)
         except ReviewOutdated:
-            messages.warning(
-                request,
-                _(
+            payment.refresh_from_db(fields=["status"])
+            if payment.status == Payment.Status.REFUNDED:
+                # Stripe.js had finished the bank's step, unknown to us: given back.
+                message = _(
+                    "Something changed while you were authenticating. Nothing was ordered "
+                    "and the payment was given back. Please check the new amounts."
+                )
+            else:
+                message = _(
                     "Something changed since your review, so your bank was not asked and "
                     "nothing was charged. Please check the new amounts."
-                ),
-            )
+                )
+            messages.warning(request, message)
             return redirect("checkout:review")
     if request.method == "GET" and payment.status == Payment.Status.REQUIRES_ACTION:
         return render(

@@ -455,12 +455,13 @@ def _unused_card_forget(payment: Payment) -> None:
     """A card typed in for this payment is not kept when the payment ends without an
     order (declined, canceled, authentication failed, review outdated): nothing changed.
 
-    Only a card that never became the card on file and never paid is forgotten; a
-    payment it is still open for keeps it.
+    Only a card entered at checkout that has not paid is forgotten; a payment it is
+    still open for keeps it. A former card on file is never forgotten here.
     """
     method = payment.payment_method
     if (
         method is not None
+        and method.entered_at_checkout
         and not method.is_default
         and not method.payments.filter(
             status__in=[
@@ -806,7 +807,9 @@ def _order_write(
         method = payment.payment_method
         if method is not None and not method.is_default:  # a new card that just paid
             PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
-            PaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
+            PaymentMethod.objects.filter(pk=method.pk).update(
+                is_default=True, entered_at_checkout=False
+            )
         payment.order = order
         payment.claimed_until = None
         payment_write = instance_update_write(
@@ -850,7 +853,8 @@ def _payment_method_save(
 def payment_method_store(
     *, account: Account, saved, gateway_name: str, make_default: bool = True
 ) -> PaymentMethod:
-    """Keep a saved card; by default it replaces the account's card on file."""
+    """Keep a saved card; by default it replaces the account's card on file. One that
+    is not the default is a card entered at checkout, for one payment."""
     if make_default:
         PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
     return PaymentMethod.objects.create(
@@ -862,6 +866,7 @@ def payment_method_store(
         exp_month=saved.exp_month,
         exp_year=saved.exp_year,
         is_default=make_default,
+        entered_at_checkout=not make_default,
     )
 
 

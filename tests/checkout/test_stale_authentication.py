@@ -119,3 +119,19 @@ def test_a_typed_card_given_up_for_another_card_is_not_kept(signed_in, account, 
     # The one given up is gone; the card on file and the one that paid remain.
     cards = PaymentMethod.objects.filter(account=account).values_list("last4", flat=True)
     assert sorted(cards) == ["4242", "4242"]
+
+
+def test_a_former_card_on_file_is_kept_when_its_payment_places_nothing(
+    signed_in, account, remote_support
+):
+    """The bank asks about the card on file; meanwhile the admin saves a new card on the
+    card page; then the bank's step fails. The former card stays (its history too)."""
+    PaymentMethod.objects.filter(account=account).update(last4="3155")
+    _, payment = waiting_for_the_bank(signed_in, remote_support)
+    saved = signed_in.post(reverse("checkout:payment_method"), PAYS)
+    assert saved.status_code == 302
+    signed_in.post(reverse("checkout:authenticate", args=[payment.pk]), {"outcome": "failed"})
+    cards = PaymentMethod.objects.filter(account=account)
+    assert sorted(cards.values_list("last4", "is_default")) == [("3155", False), ("4242", True)]
+    payment.refresh_from_db()
+    assert payment.payment_method.last4 == "3155"
