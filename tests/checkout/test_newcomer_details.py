@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 from django.urls import reverse
+from moneyed import Money
 
 from checkout.models import Order
-from subscriptions.models import Subscription
+from subscriptions.models import CreditLedgerEntry, Subscription
+from subscriptions.services import credit_ledger_add
 from tests.factories import SubscriptionFactory
 from tests.pages import review_token, shown
 from tests.shared_fixtures import AT, put_in_cart
@@ -226,3 +228,17 @@ def test_support_sees_negative_amounts_with_the_minus_sign_in_the_admin(
     assert "subtotal = −€280.00" in calculation
     assert "subtotal −€280.00 + VAT −€53.20 = total −€333.20" in calculation
     assert not HYPHEN_AMOUNT.search(calculation)
+
+
+def test_account_credit_applied_on_the_review_has_the_minus_sign(
+    frozen_now, signed_in, account, remote_support
+):
+    credit_ledger_add(
+        account=account,
+        amount=Money("10.00", "EUR"),
+        reason=CreditLedgerEntry.Reason.GOODWILL,
+        note="goodwill",
+    )
+    put_in_cart(remote_support, 12)
+    page = signed_in.get(reverse("checkout:review")).content.decode()
+    assert shown(page, "credit-applied") == "−€10.00"
