@@ -262,3 +262,61 @@ def test_an_admin_of_two_accounts_is_taken_to_the_payments_account(waiting, clie
     assert client.get(page_url(payment), follow=True).status_code == 200
     assert client.post(page_url(payment), {"outcome": "authenticated"}).status_code == 302
     assert Order.objects.get().account == acme
+
+
+def test_the_customer_completing_it_while_a_retry_asks_the_bank_is_recorded_once(waiting):
+    """The page wins the race: the run's record step finds the period renewed and keeps out."""
+    from checkout.renewal_payments import renewal_payment_authenticate
+
+    class CustomerMeanwhile(SandboxGateway):
+        def retrieve(self, *, payment):
+            renewal_payment_authenticate(payment=payment, authenticated=True, gateway=self)
+            return super().retrieve(payment=Payment.objects.get(pk=payment.pk))
+
+    retry = DEC_1 + timedelta(days=1)
+    with time_machine.travel(retry, tick=False):
+        summary = subscriptions_renew(at=retry, gateway=CustomerMeanwhile())
+
+    assert (summary.renewed, summary.past_due, summary.errors) == (0, 0, 0)
+    order = Order.objects.get()
+    payment = Payment.objects.get()
+    assert (payment.status, payment.order, payment.claimed_until) == ("succeeded", order, None)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.renewal_attempts, waiting.current_period_end) == (
+        "active",
+        0,
+        JAN_1,
+    )
+
+
+def test_credit_held_by_an_authentication_stripe_reported_failed_is_given_back(acme):
+    from checkout.webhooks import stripe_event_handle
+
+    give_credit(acme, "100.00")
+    PaymentMethod.objects.filter(account=acme).update(last4="3155")
+    subscribe(acme)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)
+    payment = Payment.objects.get()
+    stripe_event_handle(
+        event_id="evt_authentication_failed",
+        event_type="payment_intent.payment_failed",
+        created=DEC_1 + timedelta(hours=1),
+        payload={
+            "data": {
+                "object": {
+                    "id": payment.reference,
+                    "last_payment_error": {"code": "payment_intent_authentication_failure"},
+                }
+            }
+        },
+    )
+    assert Payment.objects.get().status == "failed"
+
+    PaymentMethod.objects.filter(account=acme).update(last4="4242")
+    retry = DEC_1 + timedelta(days=1)
+    with time_machine.travel(retry, tick=False):
+        assert subscriptions_renew(at=retry).renewed == 1
+    order = Order.objects.get()
+    assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
+    assert account_credit_balance(account=acme) == eur("0.00")
