@@ -320,3 +320,32 @@ def test_credit_held_by_an_authentication_stripe_reported_failed_is_given_back(a
     order = Order.objects.get()
     assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
     assert account_credit_balance(account=acme) == eur("0.00")
+
+
+def test_a_request_the_broker_lost_is_sent_by_the_sweeper_once(acme, mailoutbox):
+    PaymentMethod.objects.filter(account=acme).update(last4="3155")
+    subscribe(acme)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)  # the test's transaction never commits: no task ran
+    payment = Payment.objects.get()
+    assert payment.authentication_requested_at is None and mailoutbox == []
+
+    sweep = DEC_1 + timedelta(minutes=10)
+    with time_machine.travel(sweep, tick=False):
+        assert renewal_authentication_requests_dispatch(older_than=timedelta(minutes=5)) == {
+            payment.pk: "sent"
+        }
+        assert renewal_authentication_requests_dispatch(older_than=timedelta(0)) == {}
+    assert [message.to for message in mailoutbox] == [["anna@acme.example"]]
+    assert page_url(payment) in mailoutbox[0].body
+    payment.refresh_from_db()
+    assert payment.authentication_requested_at == sweep
+
+
+def test_the_checkout_authentication_page_sends_a_renewal_payment_to_its_own_page(waiting, anna):
+    payment = Payment.objects.get()
+    old_page = reverse("checkout:authenticate", args=[payment.pk])
+    assert anna.get(old_page)["Location"] == page_url(payment)
+    assert anna.post(old_page, {"outcome": "authenticated"})["Location"] == page_url(payment)
+    assert not Order.objects.exists()
+    assert Payment.objects.get().status == "requires_action"
