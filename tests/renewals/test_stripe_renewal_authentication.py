@@ -4,7 +4,10 @@ page (localstripe's bank step, as its Stripe.js runs it); recorded once."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -14,6 +17,7 @@ from checkout.renewals import subscriptions_renew
 from checkout.webhooks import stripe_event_handle
 from subscriptions import clock
 from subscriptions.models import Subscription
+from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.payments.conftest import charges_for, localstripe_get, stripe_card_on_file
 from tests.payments.test_stripe_payments import authenticate_at_stripe
 from tests.payments.test_stripe_webhooks import deliver_to, wait_for
@@ -150,3 +154,104 @@ def test_stripes_event_records_the_renewal_when_the_admin_left_the_page(
     assert answer["Location"] == reverse("checkout:order", args=[order.number])
     assert Order.objects.count() == 1
     assert len(charges_for(localstripe_url, payment.reference)) == 1
+
+
+@pytest.fixture
+def stripe_declining_for_authentication(stripe_settings):
+    """A stand-in for Stripe's API answering as Stripe does (localstripe does not) when an
+    off-session charge needs the customer: a 402 ``authentication_required`` card error
+    naming the PaymentIntent, which then waits in ``requires_payment_method`` until the
+    customer confirms it with the card on file. ``state["status"]`` moves it on."""
+    state = {"status": "requires_payment_method", "created": 0}
+    intent = {
+        "id": "pi_needs_customer",
+        "object": "payment_intent",
+        "amount": 49980,
+        "currency": "eur",
+        "client_secret": "pi_needs_customer_secret_abc",
+        "payment_method": "pm_on_file",
+    }
+    error = {"code": "authentication_required", "type": "card_error", "message": "needs you"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def answer(self, status: int, body: dict) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.split("?")[0] != "/v1/payment_intents":
+                return self.answer(404, {"error": {"type": "invalid_request_error"}})
+            state["created"] += 1
+            waiting = {**intent, "status": "requires_payment_method", "last_payment_error": error}
+            return self.answer(402, {"error": {**error, "payment_intent": waiting}})
+
+        def do_GET(self):
+            if self.path.split("?")[0] != f"/v1/payment_intents/{intent['id']}":
+                return self.answer(404, {"error": {"type": "invalid_request_error"}})
+            now = {**intent, "status": state["status"]}
+            if state["status"] == "requires_payment_method":
+                now["last_payment_error"] = error
+            return self.answer(200, now)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stripe_settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_stripes_authentication_required_decline_waits_for_the_customer(
+    stripe_declining_for_authentication, client
+):
+    state = stripe_declining_for_authentication
+    membership = MembershipFactory(account__name="Stripe Kunde GmbH", account__country="DE")
+    account = membership.account
+    account.stripe_customer_id = "cus_known"
+    account.save()
+    PaymentMethodFactory(
+        account=account, gateway="stripe", gateway_reference="pm_on_file", last4="3155"
+    )
+    subscription = due_subscription(account)
+
+    summary = subscriptions_renew(at=clock.now())
+
+    assert (summary.past_due, summary.unavailable, state["created"]) == (1, 0, 1)
+    payment = Payment.objects.get()
+    assert (payment.status, payment.reference, payment.client_secret) == (
+        "requires_action",
+        "pi_needs_customer",
+        "pi_needs_customer_secret_abc",
+    )
+    subscription.refresh_from_db()
+    assert subscription.status == "past_due"
+
+    # Stripe.js confirms it with the card on file (the page hands it the card's id).
+    client.force_login(membership.user)
+    html = client.get(page_url(payment)).content.decode()
+    assert 'data-payment-method="pm_on_file"' in html
+    # Not confirmed yet: Stripe still has it waiting for the customer, nothing changes.
+    waiting = client.post(page_url(payment), follow=True).content.decode()
+    assert "Your bank has not confirmed the payment yet." in waiting
+    assert Payment.objects.get().status == "requires_action"
+    # A dunning retry asks how it stands and charges nothing new.
+    retry = clock.now() + timedelta(days=1, hours=1)
+    assert subscriptions_renew(at=retry).past_due == 1
+    assert (state["created"], Payment.objects.count()) == (1, 1)
+
+    state["status"] = "succeeded"
+    done = client.post(page_url(payment))
+    order = Order.objects.get()
+    assert done["Location"] == reverse("checkout:order", args=[order.number])
+    subscription.refresh_from_db()
+    assert subscription.status == "active"
