@@ -734,6 +734,19 @@ class _RenewalRun:
                 .order_by("pk")
                 .values_list(*_SUBSCRIPTION_ATTNAMES)
             }
+            # A payment that waited for its customer may have moved on since the claim
+            # (the page, a webhook): then it is theirs, whatever the gateway said here.
+            waiting = [renewal.payment.pk for renewal in batch.to_charge if renewal.waiting]
+            moved_on = (
+                set(
+                    Payment.objects.select_for_update()
+                    .filter(pk__in=waiting)
+                    .exclude(status=Payment.Status.REQUIRES_ACTION, order__isnull=True)
+                    .values_list("pk", flat=True)
+                )
+                if waiting
+                else set()
+            )
             paid, changed, payments, ledger = [], [], [], []
             for renewal in batch.to_charge:
                 subscription = renewal.subscription
@@ -741,7 +754,10 @@ class _RenewalRun:
                     _SUBSCRIPTION_ATTNAMES, fresh[subscription.pk], strict=True
                 ):
                     setattr(subscription, attname, value)
-                if subscription.current_period_end != renewal.new_start:
+                if (
+                    subscription.current_period_end != renewal.new_start
+                    or renewal.payment.pk in moved_on
+                ):
                     # Renewed meanwhile by another writer (the customer completing the
                     # authentication, its webhook): its payment and order are theirs.
                     continue

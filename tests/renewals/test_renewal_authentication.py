@@ -349,3 +349,36 @@ def test_the_checkout_authentication_page_sends_a_renewal_payment_to_its_own_pag
     assert anna.post(old_page, {"outcome": "authenticated"})["Location"] == page_url(payment)
     assert not Order.objects.exists()
     assert Payment.objects.get().status == "requires_action"
+
+
+def test_the_customer_failing_it_while_a_retry_asks_the_bank_stays_failed(acme):
+    """The run's answer from before the customer's is not written over theirs."""
+    from checkout.renewal_payments import RenewalPaymentFailed, renewal_payment_authenticate
+
+    give_credit(acme, "100.00")
+    PaymentMethod.objects.filter(account=acme).update(last4="3155")
+    subscription = subscribe(acme)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)
+
+    class CustomerMeanwhile(SandboxGateway):
+        def retrieve(self, *, payment):
+            answer = super().retrieve(payment=payment)  # still waiting, as the bank saw it
+            with pytest.raises(RenewalPaymentFailed):
+                renewal_payment_authenticate(payment=payment, authenticated=False, gateway=self)
+            return answer
+
+    retry = DEC_1 + timedelta(days=1)
+    with time_machine.travel(retry, tick=False):
+        subscriptions_renew(at=retry, gateway=CustomerMeanwhile())
+
+    # The failed payment stays failed; the retry that was due charges anew (and the bank
+    # asks again), with the credit the failed one gave back.
+    first, second = Payment.objects.order_by("pk")
+    assert (first.status, first.failure_reason) == ("failed", "authentication_failed")
+    assert (second.status, second.amount) == ("requires_action", eur("399.80"))
+    assert second.idempotency_key.endswith(":2")
+    assert account_credit_balance(account=acme) == eur("0.00")
+    assert not Order.objects.exists()
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.renewal_attempts) == ("past_due", 2)
