@@ -17,6 +17,12 @@ from subscriptions.models import Subscription
 from subscriptions.proration import period_end
 from tests.e2e.conftest import PHONE, screenshot, sign_in
 from tests.factories import PASSWORD, MembershipFactory, PaymentMethodFactory, SubscriptionFactory
+from tests.payments.conftest import (  # noqa: F401 (fixtures)
+    charges_for,
+    localstripe_url,
+    stripe_card_on_file,
+    stripe_settings,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,3 +71,43 @@ def test_the_admin_completes_the_renewal_from_the_email_link(open_page, mailoutb
     page.goto(f"/{path}")
     page.wait_for_url(f"**/orders/{order.number}/")
     assert (Order.objects.count(), Payment.objects.count()) == (1, 1)
+
+
+def test_in_stripe_mode_stripe_js_runs_the_bank_step_and_the_renewal_is_recorded(
+    open_page,
+    stripe_settings,  # noqa: F811
+    localstripe_url,  # noqa: F811
+):
+    """localstripe's Stripe.js stands in for Stripe's: its own 3-D Secure step."""
+    stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    directives = stripe_settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    stripe_settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {
+            **directives,
+            "script-src": [*directives["script-src"], localstripe_url],
+            "connect-src": [*directives["connect-src"], localstripe_url],
+        }
+    }
+    membership = MembershipFactory(
+        account__name="Stripe Kunde GmbH", user__email="kim@kunde.example"
+    )
+    stripe_card_on_file(membership.account, "4000002500003155")
+    anchor = period_end(timezone.now() - timedelta(hours=1), "month", -1)
+    subscription = SubscriptionFactory(account=membership.account, billing_anchor=anchor)
+    assert subscriptions_renew(at=clock.now()).past_due == 1
+    payment = Payment.objects.get()
+    assert payment.status == "requires_action"
+
+    page = open_page("en")
+    sign_in(page, "kim@kunde.example", PASSWORD)
+    page.goto(f"/renewals/payments/{payment.pk}/")
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url("**/orders/RN-*/")
+
+    order = Order.objects.get()
+    payment.refresh_from_db()
+    assert (payment.status, payment.order) == ("succeeded", order)
+    charges = charges_for(localstripe_url, payment.reference)
+    assert [(charge["amount"], charge["status"]) for charge in charges] == [(49980, "succeeded")]
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.ACTIVE
