@@ -19,7 +19,12 @@ the same time can charge a period twice:
 3. Record (one short transaction). A paid renewal gets its order (kind
    renewal, email pending), its order line and its next period. A decline
    puts the subscription past due, retried 1, 3 and 7 days after the first
-   failure, then suspended; the credit the attempt held goes back.
+   failure, then suspended; the credit the attempt held goes back. A bank
+   that asks the customer to authenticate (3-D Secure) also puts it past
+   due, but its payment waits for the customer with the credit it holds,
+   and the billing admins are emailed a link to complete it
+   (``checkout/renewal_payments.py``); the retries ask the gateway how that
+   payment stands instead of charging again.
 
 On PostgreSQL, outside a transaction, a run overlaps its batches: while a
 second thread (with a database connection of its own) charges and records
