@@ -18,7 +18,7 @@ from checkout.renewals import renewal_token, subscriptions_renew
 from checkout.tasks import renewal_authentication_requests_dispatch
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.renewals.conftest import DEC_1, NOV_1, give_credit, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -382,3 +382,60 @@ def test_the_customer_failing_it_while_a_retry_asks_the_bank_stays_failed(acme):
     assert not Order.objects.exists()
     subscription.refresh_from_db()
     assert (subscription.status, subscription.renewal_attempts) == ("past_due", 2)
+
+
+def test_the_page_twice_the_webhook_and_a_retry_at_once_record_one_order(transactional_db):
+    """Five threads, five database connections, one waiting payment: one order."""
+    import threading
+
+    from django.db import connection
+
+    from checkout.renewal_payments import renewal_payment_authenticate
+    from checkout.webhooks import stripe_event_handle
+
+    membership = MembershipFactory(account__name="Acme GmbH", account__country="DE")
+    PaymentMethodFactory(account=membership.account, last4="3155")
+    subscription = subscribe(membership.account)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)
+    payment = Payment.objects.get()
+    assert payment.status == "requires_action"
+
+    retry = DEC_1 + timedelta(days=1)
+    start, results, errors = threading.Barrier(5), [], []
+
+    def act(what):
+        try:
+            start.wait()
+            if what == "page":
+                results.append(renewal_payment_authenticate(payment=payment, authenticated=True).pk)
+            elif what == "webhook":
+                stripe_event_handle(
+                    event_id="evt_paid",
+                    event_type="payment_intent.succeeded",
+                    created=retry,
+                    payload={"data": {"object": {"id": payment.reference}}},
+                )
+            else:
+                subscriptions_renew(at=retry, overlap=False)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with time_machine.travel(retry, tick=False):
+        threads = [
+            threading.Thread(target=act, args=(what,))
+            for what in ("page", "page", "page", "webhook", "run")
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    order = Order.objects.get()
+    assert results == [order.pk] * 3
+    assert list(Payment.objects.values_list("status", "order")) == [("succeeded", order.pk)]
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.current_period_end) == ("active", JAN_1)
