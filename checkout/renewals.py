@@ -1114,6 +1114,14 @@ def subscriptions_renew(
     return summary
 
 
+# A renewal paid by its customer renews these; a canceled or ended one stays as it is.
+_RENEWABLE = (
+    Subscription.Status.ACTIVE,
+    Subscription.Status.PAST_DUE,
+    Subscription.Status.SUSPENDED,
+)
+
+
 def renewal_paid_record(
     *, subscription: Subscription, payment: Payment, gateway: PaymentGateway
 ) -> Order:
@@ -1138,6 +1146,8 @@ def renewal_paid_record(
     )
     if renewal.token != payment.checkout_token:
         raise ValueError(f"payment {payment.pk} is not the renewal of the current period")
+    if subscription.status not in _RENEWABLE:
+        raise ValueError(f"subscription {subscription.pk} is {subscription.status}")
     if renewal.quote.amount_due != payment.amount:
         raise ValueError(
             f"payment {payment.pk} of {_amount(payment.amount)} no longer matches the "

@@ -439,3 +439,14 @@ def test_the_page_twice_the_webhook_and_a_retry_at_once_record_one_order(transac
     assert list(Payment.objects.values_list("status", "order")) == [("succeeded", order.pk)]
     subscription.refresh_from_db()
     assert (subscription.status, subscription.current_period_end) == ("active", JAN_1)
+
+
+def test_a_subscription_canceled_meanwhile_is_not_brought_back(waiting, anna):
+    Subscription.objects.filter(pk=waiting.pk).update(status=Subscription.Status.CANCELED)
+    payment = Payment.objects.get()
+    with time_machine.travel(DEC_1 + timedelta(hours=1), tick=False):
+        answer = anna.post(page_url(payment), {"outcome": "authenticated"}, follow=True)
+    assert "the renewal could not be recorded" in answer.content.decode()
+    assert not Order.objects.exists()
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.current_period_end) == ("canceled", DEC_1)
