@@ -40,7 +40,7 @@ from checkout.services import (
     payment_method_store,
 )
 from checkout.views import DECLINE_MESSAGES
-from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
+from subscriptions.access import billing_admin_required
 
 
 def _account_payment(request: HttpRequest, payment_id: int) -> Payment:
@@ -205,7 +205,6 @@ def stripe_card_saved(request: HttpRequest) -> HttpResponse:
 
 
 @billing_admin_required
-@require_http_methods(["GET", "POST"])
 def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
     """A renewal payment of a past-due subscription: today, the bank's authentication.
 
@@ -214,11 +213,14 @@ def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment". Stripe: Stripe.js runs the bank's step and posts back; the
     server asks Stripe how it went. Completing records the renewal once.
     """
-    payment = _renewal_payment(request, payment_id)
-    if payment.account_id != request.account.pk:
-        # The admin is working on another of their accounts: the link switches to this one.
-        request.session[SESSION_ACCOUNT_KEY] = payment.account_id
-        return redirect("checkout:renewal_payment", payment_id=payment.pk)
+    # The id first: another account's payment is not found, whatever the method.
+    return _renewal_payment_page(request, _account_payment(request, payment_id))
+
+
+@require_http_methods(["GET", "POST"])
+def _renewal_payment_page(request: HttpRequest, payment: Payment) -> HttpResponse:
+    if not is_renewal_payment(payment):  # a checkout's payment has its own page
+        return redirect("checkout:authenticate", payment_id=payment.pk)
     if payment.order_id:
         return redirect("checkout:order", number=payment.order.number)
     gateway = get_gateway()
@@ -240,18 +242,6 @@ def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
         ),
     }
     return render(request, "checkout/renewal_payment.html", context)
-
-
-def _renewal_payment(request: HttpRequest, payment_id: int) -> Payment:
-    """A renewal payment of an account the user is a billing admin of; others are not found."""
-    payment = get_object_or_404(
-        Payment.objects.select_related("payment_method", "order"),
-        pk=payment_id,
-        account__in=[account.pk for account in request.billing_accounts],
-    )
-    if not is_renewal_payment(payment):
-        raise Http404
-    return payment
 
 
 def _renewal_payment_post(request: HttpRequest, payment: Payment, gateway) -> HttpResponse:

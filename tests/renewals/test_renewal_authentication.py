@@ -254,12 +254,19 @@ def test_a_member_who_is_no_billing_admin_cannot_complete_it(waiting, client, ac
     assert not Order.objects.exists()
 
 
-def test_an_admin_of_two_accounts_is_taken_to_the_payments_account(waiting, client, acme):
+def test_an_admin_of_two_accounts_completes_it_in_the_account_chosen(waiting, client, acme):
+    """A link never acts on an account other than the one in the header."""
     other = MembershipFactory(account__name="Aaa Other GmbH", user__email="anna2@acme.example")
     MembershipFactory(account=acme, user=other.user)
     client.force_login(other.user)
+    client.post(reverse("subscriptions:switch_account"), {"account": other.account_id})
     payment = Payment.objects.get()
-    assert client.get(page_url(payment), follow=True).status_code == 200
+    assert client.get(page_url(payment)).status_code == 404
+    assert client.post(page_url(payment), {"outcome": "authenticated"}).status_code == 404
+    assert not Order.objects.exists()
+
+    client.post(reverse("subscriptions:switch_account"), {"account": acme.pk})
+    assert client.get(page_url(payment)).status_code == 200
     assert client.post(page_url(payment), {"outcome": "authenticated"}).status_code == 302
     assert Order.objects.get().account == acme
 
