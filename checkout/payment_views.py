@@ -17,6 +17,7 @@ from checkout.forms import CardForm
 from checkout.gateways import (
     GatewayRefused,
     GatewayUnavailable,
+    PaymentGateway,
     SandboxGateway,
     StripeGateway,
     get_gateway,
@@ -244,7 +245,9 @@ def _renewal_payment_page(request: HttpRequest, payment: Payment) -> HttpRespons
     return render(request, "checkout/renewal_payment.html", context)
 
 
-def _renewal_payment_post(request: HttpRequest, payment: Payment, gateway) -> HttpResponse:
+def _renewal_payment_post(
+    request: HttpRequest, payment: Payment, gateway: PaymentGateway
+) -> HttpResponse:
     again = redirect("checkout:renewal_payment", payment_id=payment.pk)
     try:
         order = renewal_payment_authenticate(

@@ -129,8 +129,10 @@ def renewal_payment_complete(
         if recorded is not None:
             return recorded
         if payment.status not in (Payment.Status.REQUIRES_ACTION, Payment.Status.SUCCEEDED):
-            raise RenewalPaymentFailed(payment.failure_reason or AUTHENTICATION_FAILED)
-        if payment.status == Payment.Status.REQUIRES_ACTION:
+            # Over already (e.g. Stripe's payment_failed event came first).
+            _credit_give_back(payment, subscription)
+            failed = payment.failure_reason or AUTHENTICATION_FAILED
+        elif payment.status == Payment.Status.REQUIRES_ACTION:
             if result.status == FAILED:
                 failed = _payment_failed(payment, subscription, result.failure_reason)
             elif result.status != SUCCEEDED:
@@ -172,11 +174,28 @@ def renewal_payment_complete(
 def _payment_failed(payment: Payment, subscription: Subscription, reason: str) -> str:
     """The payment is over; the credit it held goes back. The dunning goes on as planned."""
     reason = reason or AUTHENTICATION_FAILED
-    now = clock.now()
     payment.status = Payment.Status.FAILED
     payment.failure_reason = reason
     payment.claimed_until = None
     payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
+    _credit_give_back(payment, subscription)
+    return reason
+
+
+def _credit_give_back(payment: Payment, subscription: Subscription) -> None:
+    """The credit a renewal's attempts still hold goes back (none twice: read from the ledger).
+
+    Not while another attempt of the same renewal may still be paid: the credit
+    is that attempt's.
+    """
+    still_open = (
+        Payment.objects.filter(checkout_token=payment.checkout_token, order__isnull=True)
+        .exclude(pk=payment.pk)
+        .exclude(status__in=[Payment.Status.FAILED, Payment.Status.REFUNDED])
+        .exists()
+    )
+    if still_open:
+        return
     number = renewal_order_number(subscription.pk, _period_start(payment))
     held = CreditLedgerEntry.objects.filter(
         account_id=subscription.account_id, reference=number
@@ -189,9 +208,8 @@ def _payment_failed(payment: Payment, subscription: Subscription, reason: str) -
             reason=CreditLedgerEntry.Reason.CORRECTION,
             reference=number,
             note="Renewal not paid: the credit it held is given back",
-            created_at=now,
+            created_at=clock.now(),
         )
-    return reason
 
 
 def _period_start(payment: Payment) -> datetime:

@@ -457,3 +457,28 @@ def test_a_subscription_canceled_meanwhile_is_not_brought_back(waiting, anna):
     assert not Order.objects.exists()
     waiting.refresh_from_db()
     assert (waiting.status, waiting.current_period_end) == ("canceled", DEC_1)
+
+
+def test_the_link_of_an_earlier_failed_attempt_leaves_the_newer_ones_credit(acme, anna):
+    give_credit(acme, "100.00")
+    PaymentMethod.objects.filter(account=acme).update(last4="3155")
+    subscribe(acme)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)
+    first = Payment.objects.get()
+    anna.post(page_url(first), {"outcome": "failed"})
+    retry = DEC_1 + timedelta(days=1)
+    with time_machine.travel(retry, tick=False):
+        subscriptions_renew(at=retry)  # the bank asks again: a second link
+    second = Payment.objects.exclude(pk=first.pk).get()
+    assert (second.status, second.amount) == ("requires_action", eur("399.80"))
+
+    # The first email's link again: over, and the credit stays with the second attempt.
+    answer = anna.post(page_url(first), {"outcome": "authenticated"}, follow=True)
+    assert "The payment was not authenticated" in answer.content.decode()
+    assert account_credit_balance(account=acme) == eur("0.00")
+
+    anna.post(page_url(second), {"outcome": "authenticated"})
+    order = Order.objects.get()
+    assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
+    assert account_credit_balance(account=acme) == eur("0.00")
