@@ -1,15 +1,17 @@
-"""The order confirmation email, in the language of the admin who placed the order."""
+"""The emails of the checkout: the order confirmation, in the language of the admin who
+placed the order, and the request to authenticate a renewal payment, in each billing
+admin's own language."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from checkout.models import Order
+from checkout.models import Order, Payment
 from subscriptions.models import Membership
 
 
@@ -51,3 +53,51 @@ def order_confirmation_send(*, order: Order, connection: BaseEmailBackend | None
     message = order_confirmation_message(order=order, base_url=settings.PORTAL_BASE_URL)
     message.connection = connection
     message.send()
+
+
+def renewal_authentication_messages(
+    *, payment: Payment, base_url: str = ""
+) -> list[EmailMultiAlternatives]:
+    """One email to each billing admin, in their language: the bank asks to authenticate
+    the renewal payment, and the link to the page that does it."""
+    from checkout.renewal_payments import renewal_payment_due
+
+    due = renewal_payment_due(payment=payment)
+    account = due.subscription.account
+    admins = (
+        Membership.objects.filter(account=account, role=Membership.Role.BILLING_ADMIN)
+        .select_related("user")
+        .order_by("pk")
+    )
+    messages = []
+    for membership in admins:
+        user = membership.user
+        if not user.email:
+            continue
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            context = {
+                "due": due,
+                "account": account,
+                "payment_url": base_url + reverse("checkout:renewal_payment", args=[payment.pk]),
+            }
+            subject = render_to_string("checkout/email/renewal_authentication_subject.txt", context)
+            text = render_to_string("checkout/email/renewal_authentication.txt", context)
+            html = render_to_string("checkout/email/renewal_authentication.html", context)
+        message = EmailMultiAlternatives(
+            subject=" ".join(subject.split()),
+            body=text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[user.email],
+        )
+        message.attach_alternative(html, "text/html")
+        messages.append(message)
+    return messages
+
+
+def renewal_authentication_send(
+    *, payment: Payment, connection: BaseEmailBackend | None = None
+) -> int:
+    """Send the request to every billing admin; returns how many emails went."""
+    messages = renewal_authentication_messages(payment=payment, base_url=settings.PORTAL_BASE_URL)
+    connection = connection or get_connection()
+    return connection.send_messages(messages) or 0

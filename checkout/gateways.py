@@ -48,6 +48,8 @@ REQUIRES_CONFIRMATION = "requires_confirmation"
 # Still in flight at the gateway (an async method, or a bank step not finished):
 # neither paid nor failed, so the attempt stays open.
 PENDING = "pending"
+# Stripe's decline of an off-session charge whose bank wants the customer to authenticate.
+AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 class GatewayRefused(Exception):
@@ -365,6 +367,10 @@ class StripeGateway:
         if status in ("processing", "requires_capture"):
             return ChargeResult(PENDING, intent.id)
         error = intent.to_dict().get("last_payment_error") or {}
+        if status == "requires_payment_method" and error.get("code") == AUTHENTICATION_REQUIRED:
+            # Declined off session for want of the customer: it waits for them to confirm
+            # it with the card on file and pass the bank's step (still open, not failed).
+            return ChargeResult(REQUIRES_ACTION, intent.id, client_secret=intent.client_secret)
         reason = error.get("decline_code") or error.get("code") or status
         if reason == "payment_intent_authentication_failure":
             reason = "authentication_failed"
@@ -404,9 +410,11 @@ class StripeGateway:
         The idempotency key comes from the payment, so asking again for the same
         payment (after a crash or a lost answer) gets Stripe's first answer
         instead of a second charge. A card error is a ``FAILED`` result with
-        Stripe's code; a card that needs the customer to authenticate fails too
-        (nobody is there to do it). Raises ``GatewayUnavailable`` when Stripe
-        does not answer.
+        Stripe's code. A card whose bank wants the customer to authenticate is
+        ``REQUIRES_ACTION`` with the PaymentIntent's client secret (Stripe declines
+        it with ``authentication_required``; a stand-in may answer
+        ``requires_action``): the customer completes it on the portal. Raises
+        ``GatewayUnavailable`` when Stripe does not answer.
         """
         method = payment.payment_method
         if method is None:
@@ -422,6 +430,9 @@ class StripeGateway:
             details = error.error.to_dict() if error.error else {}
             intent = details.get("payment_intent") or {}
             reference = intent.get("id", "") if isinstance(intent, dict) else str(intent)
+            secret = intent.get("client_secret", "") if isinstance(intent, dict) else ""
+            if error.code == AUTHENTICATION_REQUIRED and reference and secret:
+                return ChargeResult(REQUIRES_ACTION, reference, client_secret=secret)
             return ChargeResult(FAILED, reference, error.code or "card_declined")
         except GatewayRefused as refused:  # e.g. a card detached from the customer
             return ChargeResult(FAILED, payment.reference, refused.code)

@@ -255,6 +255,11 @@ class Payment(models.Model):
     language = models.CharField(_("language"), max_length=8, default="en")
     # While set and in the future, one request owns the attempt; others wait.
     claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    # A renewal payment the bank asked the customer to authenticate: when its billing
+    # admins were sent the link to do it (unset while the request is still to be sent).
+    authentication_requested_at = models.DateTimeField(
+        _("authentication requested at"), null=True, blank=True
+    )
     # When the newest gateway event applied to this payment happened (webhooks
     # arrive out of order; an older one never moves the payment backwards).
     last_event_at = models.DateTimeField(_("last gateway event"), null=True, blank=True)

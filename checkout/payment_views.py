@@ -1,4 +1,5 @@
-"""Pages of the payment itself: authentication (3-D Secure) and the card on file."""
+"""Pages of the payment itself: authentication (3-D Secure) of Place order's payments and
+of renewal payments, and the card on file."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from checkout.forms import CardForm
 from checkout.gateways import (
     GatewayRefused,
     GatewayUnavailable,
+    PaymentGateway,
     SandboxGateway,
     StripeGateway,
     get_gateway,
 )
 from checkout.models import Payment
+from checkout.renewal_payments import (
+    RenewalPaymentFailed,
+    RenewalPaymentUnrecorded,
+    RenewalPaymentWaiting,
+    is_renewal_payment,
+    renewal_payment_authenticate,
+    renewal_payment_due,
+)
 from checkout.selectors import default_payment_method
 from checkout.services import (
     PaymentFailed,
@@ -73,7 +83,10 @@ def authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
     back; the server then asks Stripe how it went. Leaving changes nothing.
     """
     # The id first: another account's payment is not found, whatever the method.
-    return _authenticate(request, _account_payment(request, payment_id))
+    payment = _account_payment(request, payment_id)
+    if is_renewal_payment(payment):  # a renewal is completed as a renewal, never as an order
+        return redirect("checkout:renewal_payment", payment_id=payment.pk)
+    return _authenticate(request, payment)
 
 
 @require_http_methods(["GET", "POST"])
@@ -237,3 +250,86 @@ def stripe_setup_intent(request: HttpRequest) -> HttpResponse:
         message = _("The payment service did not answer. Please try again.")
         return JsonResponse({"error": message}, status=503)
     return JsonResponse({"client_secret": client_secret})
+
+
+@billing_admin_required
+def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """A renewal payment of a past-due subscription: today, the bank's authentication.
+
+    The link of the email the billing admins get when the bank asks for 3-D
+    Secure. Sandbox: the stand-in bank page's "Confirm payment" and "Cancel
+    payment". Stripe: Stripe.js runs the bank's step and posts back; the
+    server asks Stripe how it went. Completing records the renewal once.
+    """
+    # The id first: another account's payment is not found, whatever the method.
+    return _renewal_payment_page(request, _account_payment(request, payment_id))
+
+
+@require_http_methods(["GET", "POST"])
+def _renewal_payment_page(request: HttpRequest, payment: Payment) -> HttpResponse:
+    if not is_renewal_payment(payment):  # a checkout's payment has its own page
+        return redirect("checkout:authenticate", payment_id=payment.pk)
+    if payment.order_id:
+        return redirect("checkout:order", number=payment.order.number)
+    gateway = get_gateway()
+    if request.method == "POST":
+        return _renewal_payment_post(request, payment, gateway)
+    state = {
+        Payment.Status.REQUIRES_ACTION: "authenticate",
+        Payment.Status.SUCCEEDED: "paid",  # its webhook came first: offer to finish
+    }.get(payment.status, "failed")
+    context = {
+        "payment": payment,
+        "due": renewal_payment_due(payment=payment),
+        "state": state,
+        "sandbox": isinstance(gateway, SandboxGateway),
+        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_js_url": getattr(settings, "STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        "payment_method_reference": (
+            payment.payment_method.gateway_reference if payment.payment_method else ""
+        ),
+    }
+    return render(request, "checkout/renewal_payment.html", context)
+
+
+def _renewal_payment_post(
+    request: HttpRequest, payment: Payment, gateway: PaymentGateway
+) -> HttpResponse:
+    again = redirect("checkout:renewal_payment", payment_id=payment.pk)
+    try:
+        order = renewal_payment_authenticate(
+            payment=payment,
+            authenticated=request.POST.get("outcome") == "authenticated",
+            gateway=gateway,
+        )
+    except RenewalPaymentWaiting:
+        messages.warning(request, _("Your bank has not confirmed the payment yet."))
+        return again
+    except RenewalPaymentFailed:
+        messages.error(
+            request,
+            _(
+                "The payment was not authenticated, so nothing was charged. The subscription "
+                "stays past due."
+            ),
+        )
+        return again
+    except RenewalPaymentUnrecorded:
+        messages.error(
+            request,
+            _(
+                "The payment went through, but the renewal could not be recorded. Our support "
+                "team will contact you; please do not pay again."
+            ),
+        )
+        return again
+    except (GatewayUnavailable, GatewayRefused):
+        messages.error(
+            request,
+            _("The payment service did not answer. Nothing was charged twice: please try again."),
+        )
+        return again
+    messages.success(
+        request, _("Thank you. The payment is confirmed and the subscription is renewed.")
+    )
+    return redirect("checkout:order", number=order.number)

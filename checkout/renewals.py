@@ -19,7 +19,12 @@ the same time can charge a period twice:
 3. Record (one short transaction). A paid renewal gets its order (kind
    renewal, email pending), its order line and its next period. A decline
    puts the subscription past due, retried 1, 3 and 7 days after the first
-   failure, then suspended; the credit the attempt held goes back.
+   failure, then suspended; the credit the attempt held goes back. A bank
+   that asks the customer to authenticate (3-D Secure) also puts it past
+   due, but its payment waits for the customer with the credit it holds,
+   and the billing admins are emailed a link to complete it
+   (``checkout/renewal_payments.py``); the retries ask the gateway how that
+   payment stands instead of charging again.
 
 On PostgreSQL, outside a transaction, a run overlaps its batches: while a
 second thread (with a database connection of its own) charges and records
@@ -102,7 +107,15 @@ _SUBSCRIPTION_FIELDS = [
     "updated_at",
 ]
 _SUBSCRIPTION_ATTNAMES = attnames(Subscription)
-_PAYMENT_FIELDS = ["status", "reference", "failure_reason", "order", "claimed_until", "updated_at"]
+_PAYMENT_FIELDS = [
+    "status",
+    "reference",
+    "client_secret",
+    "failure_reason",
+    "order",
+    "claimed_until",
+    "updated_at",
+]
 
 
 # -- What a run reports ---------------------------------------------------------------
@@ -141,6 +154,10 @@ class RenewalOutcome:
             return f"{verb} {who} for {period}: {due} due{credit}"
         if self.action == CANCELED:
             return f"{'would cancel' if dry_run else 'canceled'} {who} at its period end"
+        if self.action == PAST_DUE and self.reason == "authentication_required":
+            return (
+                f"the bank asks the customer to authenticate: {who} is past due, {due} for {period}"
+            )
         if self.action == PAST_DUE:
             return f"charge declined ({self.reason}): {who} is past due, {due} for {period}"
         if self.action == SUSPENDED:
@@ -320,6 +337,9 @@ class _Renewal:
     language: str
     payment: Payment | None = None
     result: ChargeResult | None = None
+    # Its payment waits for the customer to authenticate: the gateway is asked how it
+    # stands, never asked to charge again.
+    waiting: bool = False
 
     def outcome(self, action: str, *, reason: str = "") -> RenewalOutcome:
         return _outcome(
@@ -503,12 +523,17 @@ class _RenewalRun:
                 for token in tokens.values()
                 if (payment := _interrupted(attempts.get(token, ()))) is not None
             }
+            waiting = {
+                token: payment
+                for token in tokens.values()
+                if (payment := _awaiting_customer(attempts.get(token, ()))) is not None
+            }
             held = (
                 _credit_held(
                     account_ids,
                     [renewal_order_number(s.pk, s.current_period_end) for s in subscriptions],
                 )
-                if interrupted
+                if attempts
                 else {}
             )
 
@@ -524,7 +549,7 @@ class _RenewalRun:
                 if any(_claimed(attempt, now) for attempt in previous):
                     continue  # another run is charging it right now
                 language = languages.get(subscription.account_id, "en")
-                if payment := interrupted.get(token):
+                if payment := interrupted.get(token) or waiting.get(token):
                     # Sent before and never recorded: ask again as the same payment.
                     number = renewal_order_number(subscription.pk, subscription.current_period_end)
                     credit = round_money(held.get(number, 0), subscription.account.currency)
@@ -541,13 +566,17 @@ class _RenewalRun:
                         )
                         batch.outcomes.append(_outcome(subscription, ERROR, problem))
                         continue
-                    if payment.status != Payment.Status.SUCCEEDED:
+                    if payment.status not in (
+                        Payment.Status.SUCCEEDED,
+                        Payment.Status.REQUIRES_ACTION,
+                    ):
                         payment.status = Payment.Status.PROCESSING
                     payment.claimed_until = claimed_until
                     payment.updated_at = now
                     payment.account = subscription.account
                     reclaimed.append(payment)
                     renewal.payment = payment
+                    renewal.waiting = payment.status == Payment.Status.REQUIRES_ACTION
                     batch.to_charge.append(renewal)
                     continue
                 if subscription.cancel_at_period_end:
@@ -561,6 +590,21 @@ class _RenewalRun:
                 if isinstance(balance, Exception):
                     batch.outcomes.append(_outcome(subscription, ERROR, str(balance)))
                     continue
+                number = renewal_order_number(subscription.pk, subscription.current_period_end)
+                if still_held := round_money(held.get(number, 0), balance.currency):
+                    # An earlier attempt failed where its credit was not given back (the
+                    # bank's authentication failed, reported by the page or a webhook).
+                    ledger.append(
+                        CreditLedgerEntry(
+                            account_id=subscription.account_id,
+                            amount=still_held,
+                            reason=CreditLedgerEntry.Reason.CORRECTION,
+                            reference=number,
+                            note="Renewal not paid: the credit it held is given back",
+                            created_at=now,
+                        )
+                    )
+                    balance = balances[subscription.account_id] = balance + still_held
                 try:
                     renewal = self._renewal(subscription, credit=balance, language=language)
                 except ValueError as error:
@@ -668,6 +712,11 @@ class _RenewalRun:
             if time.monotonic() > deadline:
                 continue  # its claim would run out while we charge: a later run does it
             try:
+                if renewal.waiting:
+                    # Charging again would ask the bank again and make a second payment:
+                    # the one waiting for the customer is asked how it stands.
+                    renewal.result = self.gateway.retrieve(payment=payment)
+                    continue
                 renewal.result = self.gateway.charge_off_session(payment=payment)
             except Exception as error:
                 # Not known whether money moved: the attempt stays open, and the next run
@@ -690,6 +739,19 @@ class _RenewalRun:
                 .order_by("pk")
                 .values_list(*_SUBSCRIPTION_ATTNAMES)
             }
+            # A payment that waited for its customer may have moved on since the claim
+            # (the page, a webhook): then it is theirs, whatever the gateway said here.
+            waiting = [renewal.payment.pk for renewal in batch.to_charge if renewal.waiting]
+            moved_on = (
+                set(
+                    Payment.objects.select_for_update()
+                    .filter(pk__in=waiting)
+                    .exclude(status=Payment.Status.REQUIRES_ACTION, order__isnull=True)
+                    .values_list("pk", flat=True)
+                )
+                if waiting
+                else set()
+            )
             paid, changed, payments, ledger = [], [], [], []
             for renewal in batch.to_charge:
                 subscription = renewal.subscription
@@ -697,6 +759,13 @@ class _RenewalRun:
                     _SUBSCRIPTION_ATTNAMES, fresh[subscription.pk], strict=True
                 ):
                     setattr(subscription, attname, value)
+                if (
+                    subscription.current_period_end != renewal.new_start
+                    or renewal.payment.pk in moved_on
+                ):
+                    # Renewed meanwhile by another writer (the customer completing the
+                    # authentication, its webhook): its payment and order are theirs.
+                    continue
                 payment, result = renewal.payment, renewal.result
                 payment.updated_at = now
                 payments.append(payment)
@@ -713,13 +782,27 @@ class _RenewalRun:
                     payment.status = Payment.Status.SUCCEEDED
                     paid.append(renewal)
                     continue
-                # A decline, or a bank asking for authentication nobody is there to give.
+                if result.status == REQUIRES_ACTION:
+                    # The bank asks the customer to authenticate: the payment waits for
+                    # them (its credit stays held), the subscription goes past due, and
+                    # the billing admins are asked to complete it on the portal.
+                    payment.status = Payment.Status.REQUIRES_ACTION
+                    payment.client_secret = result.client_secret or payment.client_secret
+                    payment.failure_reason = "authentication_required"
+                    _dunning_step(subscription, at=self.at, now=now)
+                    changed.append(subscription)
+                    action = (
+                        SUSPENDED
+                        if subscription.status == Subscription.Status.SUSPENDED
+                        else PAST_DUE
+                    )
+                    batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
+                    if not renewal.waiting:
+                        _authentication_request_queue(payment.pk)
+                    continue
+                # A decline, or an authentication the customer failed or gave up.
                 payment.status = Payment.Status.FAILED
-                payment.failure_reason = (
-                    "authentication_required"
-                    if result.status == REQUIRES_ACTION
-                    else result.failure_reason or result.status
-                )
+                payment.failure_reason = result.failure_reason or result.status
                 if renewal.quote.credit_applied.amount:
                     ledger.append(
                         CreditLedgerEntry(
@@ -900,6 +983,15 @@ def _confirmation_queue(order_id: int) -> None:
     transaction.on_commit(lambda: send_order_confirmation.delay(order_id), robust=True)
 
 
+def _authentication_request_queue(payment_id: int) -> None:
+    from checkout.tasks import send_renewal_authentication_request
+
+    # Robust as the confirmation: the request stays unsent on the payment for the sweeper.
+    transaction.on_commit(
+        lambda: send_renewal_authentication_request.delay(payment_id), robust=True
+    )
+
+
 def _attempts_by_token(tokens: Iterable[str]) -> dict[str, list[Payment]]:
     attempts: dict[str, list[Payment]] = defaultdict(list)
     for payment in Payment.objects.filter(checkout_token__in=list(tokens)).select_related(
@@ -911,7 +1003,7 @@ def _attempts_by_token(tokens: Iterable[str]) -> dict[str, list[Payment]]:
 
 def _claimed(payment: Payment, now: datetime) -> bool:
     return (
-        payment.status == Payment.Status.PROCESSING
+        payment.status in (Payment.Status.PROCESSING, Payment.Status.REQUIRES_ACTION)
         and payment.claimed_until is not None
         and payment.claimed_until > now
     )
@@ -930,6 +1022,14 @@ def _interrupted(attempts: Iterable[Payment]) -> Payment | None:
             Payment.Status.SUCCEEDED,
             Payment.Status.CANCELED,
         ):
+            return payment
+    return None
+
+
+def _awaiting_customer(attempts: Iterable[Payment]) -> Payment | None:
+    """An attempt the bank asked the customer to authenticate, not completed yet."""
+    for payment in attempts:
+        if payment.order_id is None and payment.status == Payment.Status.REQUIRES_ACTION:
             return payment
     return None
 
@@ -1012,6 +1112,51 @@ def subscriptions_renew(
         if not claimed:
             break
     return summary
+
+
+# A renewal paid by its customer renews these; a canceled or ended one stays as it is.
+_RENEWABLE = (
+    Subscription.Status.ACTIVE,
+    Subscription.Status.PAST_DUE,
+    Subscription.Status.SUSPENDED,
+)
+
+
+def renewal_paid_record(
+    *, subscription: Subscription, payment: Payment, gateway: PaymentGateway
+) -> Order:
+    """Record a renewal paid outside a run (the customer completed the bank's step).
+
+    The same writer as a run's paid renewals: the order, its line, the next
+    period, the end of the dunning and the confirmation after commit. The
+    caller holds the subscription's row lock, and ``payment`` (succeeded, not
+    yet recorded) is the one for the period that ends at the subscription's
+    ``current_period_end``. Raises ``ValueError`` when the renewal quoted now
+    no longer asks for the amount the payment took.
+    """
+    _with_plans([subscription])
+    now = clock.now()
+    run = _RenewalRun(at=now, batch_size=1, gateway=gateway, shard=(0, 1))
+    number = renewal_order_number(subscription.pk, subscription.current_period_end)
+    held = _credit_held([subscription.account_id], [number]).get(number, 0)
+    renewal = run._renewal(
+        subscription,
+        credit=round_money(held, subscription.account.currency),
+        language=payment.language,
+    )
+    if renewal.token != payment.checkout_token:
+        raise ValueError(f"payment {payment.pk} is not the renewal of the current period")
+    if subscription.status not in _RENEWABLE:
+        raise ValueError(f"subscription {subscription.pk} is {subscription.status}")
+    if renewal.quote.amount_due != payment.amount:
+        raise ValueError(
+            f"payment {payment.pk} of {_amount(payment.amount)} no longer matches the "
+            f"renewal's {_amount(renewal.quote.amount_due)}"
+        )
+    renewal.payment = payment
+    changed = run._record_paid([renewal], _Batch(last_pk=subscription.pk), now=now)
+    rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
+    return Order.objects.get(pk=payment.order_id)
 
 
 def _require_shard(shard: object) -> tuple[int, int]:

@@ -20,6 +20,11 @@ urlpatterns = [
         payment_views.authenticate,
         name="authenticate",
     ),
+    path(
+        "renewals/payments/<int:payment_id>/",
+        payment_views.renewal_payment,
+        name="renewal_payment",
+    ),
     path("payment-method/", payment_views.payment_method, name="payment_method"),
     path("payment-method/stripe/", payment_views.stripe_card_saved, name="stripe_card_saved"),
     path("stripe/webhook/", webhooks.stripe_webhook, name="stripe_webhook"),

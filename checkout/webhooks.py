@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from checkout.gateways import SUCCEEDED, ChargeResult
 from checkout.models import Payment, StripeEvent
 from checkout.services import CheckoutError, payment_complete
 
@@ -130,12 +131,25 @@ def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, pa
     if completion is not None:
         # The admin authenticated but left before the order was placed: place it now.
         try:
-            payment_complete(payment=completion)
+            if completion.checkout_token.startswith(RENEWAL_TOKEN_PREFIX):
+                _renewal_complete(completion)
+            else:
+                payment_complete(payment=completion)
         except CheckoutError as error:
             logger.warning("Payment %s could not complete its order: %s", completion.pk, error)
         except Exception:  # the event is stored; the reconciliation sweep retries
             logger.exception("Payment %s: completing after its webhook failed", completion.pk)
     return event.result
+
+
+def _renewal_complete(payment: Payment) -> None:
+    """The customer authenticated a renewal payment (and may have closed the page)."""
+    from checkout.renewal_payments import RenewalPaymentError, renewal_payment_complete
+
+    try:
+        renewal_payment_complete(payment=payment, result=ChargeResult(SUCCEEDED, payment.reference))
+    except RenewalPaymentError as error:
+        logger.warning("Renewal payment %s could not be recorded: %s", payment.pk, error)
 
 
 def _payment_intent_event(event_type: str, intent: dict, created: datetime):
@@ -161,6 +175,8 @@ def _payment_intent_succeeded(payment: Payment, created: datetime):
         payment.last_event_at = created
         fields.append("last_event_at")
     completion = None
+    # A renewal payment waiting for its customer's authentication belongs to no run.
+    waited_for_customer = payment.status == Payment.Status.REQUIRES_ACTION
     if payment.status in (
         Payment.Status.PROCESSING,
         Payment.Status.REQUIRES_ACTION,
@@ -172,10 +188,12 @@ def _payment_intent_succeeded(payment: Payment, created: datetime):
         payment.status = Payment.Status.SUCCEEDED
         payment.failure_reason = ""
         fields += ["status", "failure_reason"]
-        # A checkout's payment completes its order here; a renewal's belongs to the
-        # renewal run, which records it (and retries with the same key) itself.
+        # A checkout's payment completes its order here, and so does a renewal's the
+        # customer authenticated; any other renewal payment belongs to the renewal run,
+        # which records it (and retries with the same key) itself.
         is_checkout = not payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
-        completion = payment if payment.order_id is None and is_checkout else None
+        completes = is_checkout or waited_for_customer
+        completion = payment if payment.order_id is None and completes else None
     payment.save(update_fields=fields)
     return "payment succeeded", completion
 

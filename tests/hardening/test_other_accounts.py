@@ -16,6 +16,8 @@ import pytest
 from django.urls import reverse
 
 from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.renewals import subscriptions_renew
+from subscriptions import clock
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.hardening.routes import routes_with_ids
@@ -69,6 +71,11 @@ def acme_history(frozen_now, client, admin, account, remote_support):
         seats=0,
         trial_end=datetime(2026, 10, 31, tzinfo=UTC),
     )
+    # A renewal due now, whose bank asks for authentication: its payment waits for Acme.
+    SubscriptionFactory(
+        account=account, seats=3, billing_anchor=datetime(2026, 10, 26, 12, tzinfo=UTC)
+    )
+    assert subscriptions_renew(at=clock.now()).past_due == 1
     client.logout()
     return {
         "subscriptions": [remote_support, meetings, trial],
@@ -86,6 +93,7 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
         "checkout:cart_line_remove": [{"line_id": history["line"].pk}],
         "checkout:order": [{"number": history["order"].number}],
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
+        "checkout:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
     }
 
 
@@ -95,6 +103,7 @@ NEVER_USED = {
     "checkout:cart_line_remove": {"line_id": 987654321},
     "checkout:order": {"number": "BC-20261126-NOSUCH00"},
     "checkout:authenticate": {"payment_id": 987654321},
+    "checkout:renewal_payment": {"payment_id": 987654321},
 }
 
 
@@ -192,6 +201,7 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
         "checkout:cart_line_remove": 405,  # removing needs a POST
         "checkout:order": 200,
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
+        "checkout:renewal_payment": None,  # the renewal's page, a checkout's redirect
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:

@@ -377,13 +377,16 @@ def test_no_card_on_file_is_a_failed_charge(acme):
     assert Payment.objects.get().failure_reason == "payment_method_missing"
 
 
-def test_a_card_that_asks_for_authentication_fails_off_session(acme):
+def test_a_card_that_asks_for_authentication_waits_for_the_customer_past_due(acme):
+    """The whole path (email, page, one order) is in test_renewal_authentication.py."""
     subscription = subscribe(acme)
     PaymentMethod.objects.filter(account=acme).update(last4="3155")
     renew(DEC_1)
     subscription.refresh_from_db()
     assert subscription.status == Subscription.Status.PAST_DUE
-    assert Payment.objects.get().failure_reason == "authentication_required"
+    payment = Payment.objects.get()
+    assert payment.status == "requires_action"
+    assert payment.failure_reason == "authentication_required"
 
 
 # -- Cancel at period end ------------------------------------------------------------------

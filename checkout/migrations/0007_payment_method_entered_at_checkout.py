@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('checkout', '0005_unique_without_like_indexes'),
+        ('checkout', '0006_renewal_authentication_requested'),
     ]
 
     operations = [
