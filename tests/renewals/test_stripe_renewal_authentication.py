@@ -18,12 +18,14 @@ from checkout.webhooks import stripe_event_handle
 from subscriptions import clock
 from subscriptions.models import Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory
+from tests.payments import test_stripe_webhooks as webhooks
 from tests.payments.conftest import charges_for, localstripe_get, stripe_card_on_file
 from tests.payments.test_stripe_payments import authenticate_at_stripe
-from tests.payments.test_stripe_webhooks import deliver_to, wait_for
+from tests.payments.test_stripe_webhooks import wait_for
 from tests.renewals.test_stripe_renewal import due_subscription, stripe_customer  # noqa: F401
 
 THREE_D_SECURE = "4000002500003155"
+stripe_delivers_events = webhooks.stripe_delivers_events  # the fixture, for this module
 
 
 def renew_with_3ds_card(account):
@@ -132,10 +134,9 @@ def test_a_failed_authentication_leaves_the_subscription_past_due(
 def test_stripes_event_records_the_renewal_when_the_admin_left_the_page(
     client,
     stripe_customer,  # noqa: F811
-    live_server,
     localstripe_url,
+    stripe_delivers_events,
 ):
-    deliver_to(live_server, localstripe_url)
     subscription, _, payment = renew_with_3ds_card(stripe_customer)
 
     authenticate_at_stripe(payment, success=True)  # and the tab is closed
