@@ -314,14 +314,18 @@ def _renewal_payment_post(
             ),
         )
         return again
-    except RenewalPaymentUnrecorded:
-        messages.error(
-            request,
-            _(
+    except RenewalPaymentUnrecorded as unrecorded:
+        if unrecorded.refunded:
+            message = _(
+                "The subscription changed while you were confirming the payment, so nothing "
+                "was renewed and the payment was given back."
+            )
+        else:
+            message = _(
                 "The payment went through, but the renewal could not be recorded. Our support "
                 "team will contact you; please do not pay again."
-            ),
-        )
+            )
+        messages.error(request, message)
         return again
     except (GatewayUnavailable, GatewayRefused):
         messages.error(

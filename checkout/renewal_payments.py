@@ -29,6 +29,8 @@ from checkout.gateways import (
     REQUIRES_ACTION,
     SUCCEEDED,
     ChargeResult,
+    GatewayRefused,
+    GatewayUnavailable,
     PaymentGateway,
     SandboxGateway,
     get_gateway,
@@ -63,7 +65,12 @@ class RenewalPaymentWaiting(RenewalPaymentError):
 
 
 class RenewalPaymentUnrecorded(RenewalPaymentError):
-    """The money is taken but the renewal cannot be recorded as it was quoted: staff."""
+    """The money was taken but the renewal no longer holds as it was quoted: it was
+    given back (``refunded``), or, when the gateway did not answer, is left for staff."""
+
+    def __init__(self, reason: str, *, refunded: bool) -> None:
+        super().__init__(reason)
+        self.refunded = refunded
 
 
 def is_renewal_payment(payment: Payment) -> bool:
@@ -164,11 +171,38 @@ def renewal_payment_complete(
             if order is not None:
                 return order
     if failed is None:
-        logger.error(
-            "Renewal payment %s succeeded but was not recorded: %s", payment.pk, unrecorded
-        )
-        raise RenewalPaymentUnrecorded(unrecorded)
+        refunded = _unrecorded_give_back(payment, gateway, unrecorded)
+        raise RenewalPaymentUnrecorded(unrecorded, refunded=refunded)
     raise RenewalPaymentFailed(failed)
+
+
+def _unrecorded_give_back(payment: Payment, gateway: PaymentGateway, why: str) -> bool:
+    """The bank took money for a renewal that no longer holds (the subscription was
+    canceled, or its period or price moved meanwhile): nothing is renewed, so the money
+    and the credit it held go back. If the gateway does not answer, the payment stays
+    succeeded without an order for staff, and the error is logged."""
+    try:
+        gateway.refund(payment=payment)
+    except (GatewayUnavailable, GatewayRefused) as error:
+        logger.error(
+            "Renewal payment %s succeeded but was not recorded (%s) and could not be "
+            "refunded (%s): staff must refund it",
+            payment.pk,
+            why,
+            error,
+        )
+        return False
+    logger.warning("Renewal payment %s not recorded (%s): refunded", payment.pk, why)
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update(of=("self",)).get(
+            pk=renewal_subscription_id(payment)
+        )
+        Payment.objects.filter(pk=payment.pk).update(
+            status=Payment.Status.REFUNDED, updated_at=clock.now()
+        )
+        payment.status = Payment.Status.REFUNDED
+        _credit_give_back(payment, subscription)
+    return True
 
 
 def _payment_failed(payment: Payment, subscription: Subscription, reason: str) -> str:

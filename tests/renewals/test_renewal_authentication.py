@@ -453,10 +453,13 @@ def test_a_subscription_canceled_meanwhile_is_not_brought_back(waiting, anna):
     payment = Payment.objects.get()
     with time_machine.travel(DEC_1 + timedelta(hours=1), tick=False):
         answer = anna.post(page_url(payment), {"outcome": "authenticated"}, follow=True)
-    assert "the renewal could not be recorded" in answer.content.decode()
+    assert "nothing was renewed and the payment was given back" in answer.content.decode()
     assert not Order.objects.exists()
     waiting.refresh_from_db()
     assert (waiting.status, waiting.current_period_end) == ("canceled", DEC_1)
+    # Money taken for a renewal that no longer holds is not kept.
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REFUNDED
 
 
 def test_the_link_of_an_earlier_failed_attempt_leaves_the_newer_ones_credit(acme, anna):
