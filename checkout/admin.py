@@ -5,12 +5,17 @@ from django.utils.html import format_html, format_html_join
 
 from checkout.models import Order, OrderLine, Payment, PaymentMethod, StripeEvent
 from subscriptions.admin import ReadOnlyAdmin
-from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
+from subscriptions.admin_actions import (
+    PortalModelAdmin,
+    ReasonForm,
+    SupportPermissionMixin,
+    support_action,
+)
 from subscriptions.templatetags.billing import money_text
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(admin.ModelAdmin):
+class PaymentMethodAdmin(PortalModelAdmin):
     list_display = ["account", "brand", "last4", "exp_month", "exp_year", "gateway", "is_default"]
     list_filter = ["gateway"]
     readonly_fields = ["gateway", "gateway_reference", "brand", "last4", "exp_month", "exp_year"]

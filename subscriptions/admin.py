@@ -10,16 +10,26 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from axes import admin as axes_admin
+from axes.conf import settings as axes_settings
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 from moneyed import Money
 
 from subscriptions import clock
-from subscriptions.admin_actions import ReasonForm, SupportPermissionMixin, support_action
+from subscriptions.admin_actions import (
+    PortalModelAdmin,
+    ReasonForm,
+    SupportPermissionMixin,
+    support_action,
+)
 from subscriptions.forms import DECIMAL_NUMBER, WholeNumberField
 from subscriptions.models import (
     Account,
@@ -39,7 +49,7 @@ from subscriptions.services import SUPPORT_CREDIT_LIMIT
 from subscriptions.templatetags.billing import money_text
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PortalModelAdmin):
     """History is appended by services, never edited in place."""
 
     def has_add_permission(self, request, obj=None):
@@ -65,7 +75,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PortalModelAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active"]
     search_fields = ["email", "full_name"]
@@ -79,6 +89,33 @@ class UserAdmin(DjangoUserAdmin):
     ]
     readonly_fields = ["last_login", "password_reset_sent_at"]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+# Django's and django-axes' admins, registered again on the portal's base so that their
+# forms and actions (delete_selected included) are checked as the portal's own are.
+# Importing their admin modules above registers them first, whatever the app order.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(PortalModelAdmin, DjangoGroupAdmin):
+    pass
+
+
+if axes_settings.AXES_ENABLE_ADMIN:
+    admin.site.unregister([AccessAttempt, AccessLog, AccessFailureLog])
+
+    @admin.register(AccessAttempt)
+    class AccessAttemptAdmin(PortalModelAdmin, axes_admin.AccessAttemptAdmin):
+        pass
+
+    @admin.register(AccessLog)
+    class AccessLogAdmin(PortalModelAdmin, axes_admin.AccessLogAdmin):
+        pass
+
+    @admin.register(AccessFailureLog)
+    class AccessFailureLogAdmin(PortalModelAdmin, axes_admin.AccessFailureLogAdmin):
+        pass
 
 
 # -- Accounts -------------------------------------------------------------------------
@@ -192,7 +229,7 @@ def _apply_channel(account, form, staff):
 
 
 @admin.register(Account)
-class AccountAdmin(SupportPermissionMixin, admin.ModelAdmin):
+class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
     list_display = ["name", "country", "currency", "billing_channel", "vat_number", "credit"]
     list_filter = [
         "billing_channel",
@@ -269,12 +306,12 @@ class AccountAdmin(SupportPermissionMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(PortalModelAdmin):
     search_fields = ["name"]
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(PortalModelAdmin):
     list_display = ["product", "interval", "price", "min_seats", "max_seats", "is_active"]
     list_filter = ["interval", "is_active", "price_currency"]
 
@@ -402,7 +439,7 @@ def _apply_reactivate(subscription, form, staff):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(SupportPermissionMixin, admin.ModelAdmin):
+class SubscriptionAdmin(SupportPermissionMixin, PortalModelAdmin):
     list_display = [
         "account",
         "plan",
@@ -478,6 +515,6 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TaxRate)
-class TaxRateAdmin(admin.ModelAdmin):
+class TaxRateAdmin(PortalModelAdmin):
     list_display = ["country", "rate", "updated_at"]
     search_fields = ["country"]

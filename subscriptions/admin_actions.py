@@ -10,9 +10,11 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.template.response import TemplateResponse
+from djmoney.models.fields import MoneyField
 
-from subscriptions.forms import ascii_digits_only
+from subscriptions.forms import AmountField, MoneyAmountField, WholeNumberField
 
 SUPPORT_PERMISSION = "subscriptions.support_actions"
 
@@ -22,20 +24,29 @@ SELECTION_GONE = (
     "nothing was changed. Choose the rows again."
 )
 
+# The form field of each kind of number column in an admin form. Django's admin looks a
+# column's class up along its MRO: MoneyField before DecimalField (it is one), and
+# BigIntegerField on its own because Django's defaults already name it.
+NUMBER_FIELDS = {
+    MoneyField: {"form_class": MoneyAmountField},
+    models.DecimalField: {"form_class": AmountField},
+    models.IntegerField: {"form_class": WholeNumberField},
+    models.BigIntegerField: {"form_class": WholeNumberField},
+}
 
-class CheckedInputAdminMixin:
-    """What every model admin of the portal does with what staff type and post.
 
-    - Number fields read ASCII digits only (``subscriptions.forms.ascii_digits_only``),
-      as the portal's own forms do.
+class PortalModelAdmin(admin.ModelAdmin):
+    """The base of every model admin in the portal: it checks what staff type and post.
+
+    - Number fields read ASCII digits only, as the portal's own forms do. A subclass
+      that sets its own ``formfield_overrides`` extends ``NUMBER_FIELDS``, not replaces it.
     - An action runs only on a selection of real ids of rows in the list: anything
       else (``abc``, empty, an id out of range, a row that is gone) is refused with
       a message, where Django's own ``pk__in`` filter would raise (a 500) or
       silently act on fewer rows than were ticked.
     """
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        return ascii_digits_only(super().formfield_for_dbfield(db_field, request, **kwargs))
+    formfield_overrides = NUMBER_FIELDS
 
     def response_action(self, request, queryset):
         problem = selection_problem(queryset, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.template import loader
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from djmoney.forms import MoneyField as MoneyFormField
 
 from subscriptions.messages import seat_error_message
 from subscriptions.models import Subscription
@@ -26,45 +27,47 @@ WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only: "٣" is not
 DECIMAL_NUMBER = re.compile(rf"{WHOLE_NUMBER.pattern}(?:\.[0-9]{{1,30}})?")
 
 
-class AsciiDigitsMixin:
-    """A number field that reads ASCII digits only, as the portal's own forms do.
+def refuse_non_ascii_number(field: forms.Field, value, pattern: re.Pattern) -> None:
+    """Refuse ``value`` as ``field``'s "invalid" input unless it is ``pattern`` in ASCII digits.
 
     Python's ``int()`` and ``Decimal()`` also read "٣" (Arabic-Indic three), "３"
     (full-width) and, for decimals, "1e3": a staff member would not see what was
-    stored from such input, so it is refused as not a number.
+    stored from such input, so it is refused as not a number, as the portal's own
+    forms do.
     """
+    if not isinstance(value, str) or value.strip() in field.empty_values:
+        return  # a value from code (a Decimal, an int) or nothing typed: the field decides
+    if not pattern.fullmatch(value.strip()):
+        raise forms.ValidationError(field.error_messages["invalid"], code="invalid")
+
+
+class WholeNumberField(forms.IntegerField):
+    """A count (licenses, days): ASCII digits only."""
 
     def to_python(self, value):
-        if isinstance(value, str) and value.strip() not in self.empty_values:
-            # FloatField and DecimalField are IntegerFields in Django's class tree.
-            fraction = isinstance(self, (forms.FloatField, forms.DecimalField))
-            pattern = DECIMAL_NUMBER if fraction else WHOLE_NUMBER
-            if not pattern.fullmatch(value.strip()):
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        refuse_non_ascii_number(self, value, WHOLE_NUMBER)
         return super().to_python(value)
 
 
-class WholeNumberField(AsciiDigitsMixin, forms.IntegerField):
-    pass
+class AmountField(forms.DecimalField):
+    """A decimal number (an amount, a rate): ASCII digits, an optional fraction, no exponent."""
+
+    def to_python(self, value):
+        refuse_non_ascii_number(self, value, DECIMAL_NUMBER)
+        return super().to_python(value)
 
 
-_ASCII_VARIANTS: dict[type, type] = {}
+class MoneyAmountField(MoneyFormField):
+    """djmoney's money field (amount and currency) whose amount is read as ``AmountField``.
 
+    djmoney builds its amount part as a plain ``DecimalField`` with no option to
+    choose another class, so the typed amount is checked here, before the parts are.
+    """
 
-def ascii_digits_only(field: forms.Field | None) -> forms.Field | None:
-    """``field`` (or the number fields inside it, e.g. a money field's amount) made to
-    refuse anything but ASCII digits; other fields are returned as they are."""
-    if isinstance(field, forms.MultiValueField):
-        for part in field.fields:
-            ascii_digits_only(part)
-    elif isinstance(field, forms.IntegerField) and not isinstance(field, AsciiDigitsMixin):
-        number_class = type(field)
-        if number_class not in _ASCII_VARIANTS:
-            _ASCII_VARIANTS[number_class] = type(
-                f"Ascii{number_class.__name__}", (AsciiDigitsMixin, number_class), {}
-            )
-        field.__class__ = _ASCII_VARIANTS[number_class]
-    return field
+    def clean(self, value):
+        if isinstance(value, (list, tuple)) and value:
+            refuse_non_ascii_number(self.fields[0], value[0], DECIMAL_NUMBER)
+        return super().clean(value)
 
 
 class SeatsForm(forms.Form):
