@@ -15,6 +15,25 @@ from checkout.models import Order, Payment
 from subscriptions.models import Membership
 
 
+def _message(
+    name: str, context: dict, language: str, *, to: list[str], cc: list[str] | None = None
+) -> EmailMultiAlternatives:
+    """The email ``templates/checkout/email/<name>[_subject].txt|.html``, in ``language``."""
+    with translation.override(language):
+        subject = render_to_string(f"checkout/email/{name}_subject.txt", context)
+        text = render_to_string(f"checkout/email/{name}.txt", context)
+        html = render_to_string(f"checkout/email/{name}.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        cc=cc or [],
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMultiAlternatives:
     """Build the email: to the admin who ordered, the account's other billing admins in copy."""
     account = order.account
@@ -28,25 +47,13 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
     placed_by_admin = order.placed_by is not None and order.placed_by.email in admins
     to = [order.placed_by.email] if placed_by_admin else admins[:1]
     cc = sorted(email for email in admins if email not in to)
-    with translation.override(order.language):
-        context = {
-            "order": order,
-            "account": account,
-            "lines": list(order.lines.all()),
-            "order_url": base_url + reverse("checkout:order", args=[order.number]),
-        }
-        subject = render_to_string("checkout/email/order_confirmation_subject.txt", context)
-        text = render_to_string("checkout/email/order_confirmation.txt", context)
-        html = render_to_string("checkout/email/order_confirmation.html", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
-        cc=cc,
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    context = {
+        "order": order,
+        "account": account,
+        "lines": list(order.lines.all()),
+        "order_url": base_url + reverse("checkout:order", args=[order.number]),
+    }
+    return _message("order_confirmation", context, order.language, to=to, cc=cc)
 
 
 def order_confirmation_send(*, order: Order, connection: BaseEmailBackend | None = None) -> None:
@@ -74,22 +81,13 @@ def renewal_authentication_messages(
         user = membership.user
         if not user.email:
             continue
-        with translation.override(user.language or settings.LANGUAGE_CODE):
-            context = {
-                "due": due,
-                "account": account,
-                "payment_url": base_url + reverse("checkout:renewal_payment", args=[payment.pk]),
-            }
-            subject = render_to_string("checkout/email/renewal_authentication_subject.txt", context)
-            text = render_to_string("checkout/email/renewal_authentication.txt", context)
-            html = render_to_string("checkout/email/renewal_authentication.html", context)
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[user.email],
-        )
-        message.attach_alternative(html, "text/html")
+        context = {
+            "due": due,
+            "account": account,
+            "payment_url": base_url + reverse("checkout:renewal_payment", args=[payment.pk]),
+        }
+        language = user.language or settings.LANGUAGE_CODE
+        message = _message("renewal_authentication", context, language, to=[user.email])
         messages.append(message)
     return messages
 
