@@ -30,7 +30,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from checkout.models import Order, PaymentMethod
 from subscriptions.models import Account, Subscription, User
-from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, sign_in
+from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, screenshot, sign_in
 
 LANGUAGES = ("en", "de")
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
@@ -128,6 +128,16 @@ def review_with_another_card(page: Page, urls: Urls, lang: str) -> None:
     page.locator("#id_card_number").wait_for()
 
 
+def review_card_refused(page: Page, urls: Urls, lang: str) -> None:
+    """A mistyped card: the page asks for the card again, each error next to its field."""
+    review_with_another_card(page, urls, lang)
+    page.fill("#id_card_number", "1234")
+    page.fill("#id_expiry", "13/99")
+    page.fill("#id_cvc", "1")
+    page.get_by_role("button", name=WORDS[lang]["place"]).click()
+    page.locator("#id_card_number_error").wait_for()
+
+
 def admin_action_form(page: Page, urls: Urls, lang: str) -> None:
     page.goto("/admin/subscriptions/account/")
     page.locator("input.action-select").first.check()
@@ -153,6 +163,7 @@ VISITS = [
     Visit("subscribe-now", ANNA, goto(lambda urls: urls.subscribe)),
     Visit("cart", ANNA, at("/cart/")),
     Visit("review", ANNA, review_with_another_card),
+    Visit("review-card-refused", ANNA, review_card_refused),
     Visit("authenticate", ANNA, goto(lambda urls: urls.authenticate)),
     Visit("payment-method", ANNA, at("/payment-method/")),
     Visit("orders", ANNA, at("/orders/")),
@@ -260,6 +271,7 @@ def walk(browser, base_url: str, urls: Urls, wanted: set) -> dict[tuple[str, str
                         if visit.who:
                             assert "/accounts/login/" not in page.url, page.url
                         assert page.locator("html").get_attribute("lang") == lang, page.url
+                        screenshot(page, f"{visit.name}-{lang}-{width}")  # with SCREENSHOT_DIR
                         findings[visit.name, lang, width] = describe(serious_violations(page, axe))
                     except Exception as error:  # this page's test fails, the others go on
                         findings[visit.name, lang, width] = f"could not check {page.url}: {error}"
