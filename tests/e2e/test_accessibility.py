@@ -138,6 +138,29 @@ def review_card_refused(page: Page, urls: Urls, lang: str) -> None:
     page.locator("#id_card_number_error").wait_for()
 
 
+def payment_method_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/payment-method/")
+    page.fill("#id_card_number", "1234")
+    page.locator("main form button[type=submit]").click()
+    page.locator("#id_card_number_error").wait_for()
+
+
+def password_reset_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/accounts/password_reset/")
+    page.fill("#id_email", "not an address")
+    page.locator("main form button[type=submit]").click()
+    page.locator("main .error").wait_for()
+
+
+def new_password_refused(page: Page, urls: Urls, lang: str) -> None:
+    """Two different passwords: refused, and the link stays valid."""
+    page.goto(urls.password_reset_confirm)
+    page.fill("#id_new_password1", "a-long-new-password-1")
+    page.fill("#id_new_password2", "another-long-password-2")
+    page.locator("main form button[type=submit]").click()
+    page.locator("main .error").wait_for()
+
+
 def admin_action_form(page: Page, urls: Urls, lang: str) -> None:
     page.goto("/admin/subscriptions/account/")
     page.locator("input.action-select").first.check()
@@ -153,8 +176,10 @@ VISITS = [
     Visit("sign-in-refused", None, sign_in_refused),
     Visit("locked-out", None, locked_out),
     Visit("password-reset", None, at("/accounts/password_reset/")),
+    Visit("password-reset-refused", None, password_reset_refused),
     Visit("password-reset-sent", None, at("/accounts/password_reset/done/")),
     Visit("password-reset-new-password", None, goto(lambda urls: urls.password_reset_confirm)),
+    Visit("password-reset-new-password-refused", None, new_password_refused),
     Visit("password-reset-link-invalid", None, at("/accounts/reset/MQ/0-invalid/")),
     Visit("password-reset-complete", None, at("/accounts/reset/done/")),
     Visit("billing-center", ANNA, home_with_menu_open),
@@ -166,11 +191,13 @@ VISITS = [
     Visit("review-card-refused", ANNA, review_card_refused),
     Visit("authenticate", ANNA, goto(lambda urls: urls.authenticate)),
     Visit("payment-method", ANNA, at("/payment-method/")),
+    Visit("payment-method-refused", ANNA, payment_method_refused),
     Visit("orders", ANNA, at("/orders/")),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
     Visit("corporate", "billing.admin@globex.example", at("/")),
     Visit("no-access", "agent1@acme.example", at("/")),
+    Visit("admin-sign-in", None, at("/admin/login/")),
     Visit("admin-index", SUPPORT, at("/admin/")),
     Visit("admin-accounts", SUPPORT, at("/admin/subscriptions/account/")),
     Visit("admin-account", SUPPORT, goto(lambda urls: urls.admin_account)),
