@@ -25,7 +25,7 @@ from django.db import connections
 from django.test import override_settings
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from checkout.models import Order, PaymentMethod
@@ -361,3 +361,46 @@ def axe_findings(request, django_db_setup, django_db_blocker, browser):
 def test_no_serious_accessibility_violation(axe_findings, page_name, lang, width):
     found = axe_findings[page_name, lang, width]
     assert not found, f"axe-core on {page_name} ({lang}, {width}):\n{found}"
+
+
+# What axe cannot see: an aria-describedby naming an id that is not on the page
+# passes its rules, but a screen reader then reads no error with the field.
+REFUSALS = {
+    "en": {
+        "email": "Enter a valid email address.",
+        "mismatch": "The two password fields didn’t match.",
+    },
+    "de": {
+        "email": "Bitte gültige E-Mail-Adresse eingeben.",
+        "mismatch": "Die beiden Passwörter sind nicht identisch.",
+    },
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_refused_reset_request_reads_its_error_with_the_field(open_page, lang):
+    page = open_page(lang, viewport=PHONE)
+    page.goto("/accounts/password_reset/")
+    page.fill("#id_email", "not an address")
+    page.locator("main form button[type=submit]").click()
+    email = page.locator("#id_email")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_accessible_description(REFUSALS[lang]["email"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_refused_new_password_reads_its_error_with_the_field(open_page, lang):
+    user = User.objects.create_user("forgetful@example.com", "old-password-2026")
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    page = open_page(lang, viewport=PHONE)
+    page.goto(f"/accounts/reset/{uid}/{default_token_generator.make_token(user)}/")
+    page.fill("#id_new_password1", "a-long-new-password-1")
+    page.fill("#id_new_password2", "another-long-password-2")
+    page.locator("main form button[type=submit]").click()
+    repeated = page.locator("#id_new_password2")
+    expect(repeated).to_have_attribute("aria-invalid", "true")
+    expect(repeated).to_have_accessible_description(REFUSALS[lang]["mismatch"])
+    user.refresh_from_db()
+    assert user.check_password("old-password-2026")
