@@ -4,9 +4,9 @@ phone and desktop width, no violation of impact "serious" or "critical".
 axe-core comes inside the axe-playwright-python package (its axe.min.js), so the
 check runs offline. One walk visits every page in each language and width and
 keeps axe's findings; each page, language and width is then a test of its own, so
-a failure names all three. The walk runs once for the module: the pages are read,
-not changed, after the few steps that set up what they show (an order placed, a
-payment waiting for the bank, a sign-in locked out).
+a failure names all three. The walk runs once for the module, after the few steps
+that set up what the pages show (an order placed, a payment waiting for the bank,
+a line in the cart); after that it only reads, refused forms and sign-ins aside.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, screenshot, sign_in
 
 LANGUAGES = ("en", "de")
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
+# axe's impacts are minor, moderate, serious and critical: the two worst fail.
 FAILING_IMPACTS = {"serious", "critical"}
-# The impacts axe gives; anything milder than "serious" is not this test's business.
 AXE_OPTIONS = {"resultTypes": ["violations"]}
 
 WORDS = {
