@@ -1,0 +1,403 @@
+"""Every page a user can reach, checked by axe-core in Chromium: English and German,
+phone and desktop width, no violation of impact "serious" or "critical".
+
+axe-core comes inside the axe-playwright-python package (its axe.min.js), so the
+check runs offline. One walk visits every page in each language and width and
+keeps axe's findings; each page, language and width is then a test of its own, so
+a failure names all three. The walk runs once for the module, after the few steps
+that set up what the pages show (an order placed, a payment waiting for the bank,
+a line in the cart); after that it only reads, refused forms and sign-ins aside.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.management import call_command
+from django.db import connections
+from django.test import override_settings
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from checkout.models import Order, PaymentMethod
+from subscriptions.models import Account, Subscription, User
+from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, screenshot, sign_in
+
+LANGUAGES = ("en", "de")
+WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
+# axe's impacts are minor, moderate, serious and critical: the two worst fail.
+FAILING_IMPACTS = {"serious", "critical"}
+AXE_OPTIONS = {"resultTypes": ["violations"]}
+
+WORDS = {
+    "en": {"licenses": "Number of licenses", "add": "Add to cart", "place": "Place order"},
+    "de": {
+        "licenses": "Anzahl der Lizenzen",
+        "add": "In den Warenkorb",
+        "place": "Bestellung aufgeben",
+    },
+}
+LOCKED_OUT_EMAIL = "locked.out@example.com"
+REFUSED_EMAIL = "nobody@example.com"
+RESET_EMAIL = "agent2@acme.example"  # never signs in here, so its reset link stays valid
+
+
+@dataclass(frozen=True)
+class Urls:
+    """What the walk needs to know about the seeded data."""
+
+    edit: str
+    subscribe: str
+    authenticate: str
+    order: str
+    password_reset_confirm: str
+    admin_account: str
+    admin_order: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page: who sees it, and how the browser gets there."""
+
+    name: str
+    who: str | None  # the email signed in, or None for a visitor
+    go: Callable[[Page, Urls, str], object]
+
+
+def goto(path_of: Callable[[Urls], str]) -> Callable[[Page, Urls, str], object]:
+    return lambda page, urls, lang: page.goto(path_of(urls))
+
+
+def at(path: str) -> Callable[[Page, Urls, str], object]:
+    return lambda page, urls, lang: page.goto(path)
+
+
+def sign_in_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", REFUSED_EMAIL)
+    page.fill("#id_password", "not-the-password")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_selector("main .error")
+    # The lockout counts failures per address too: the walk's own sign-ins must go on.
+    axes_reset()
+
+
+def locked_out(page: Page, urls: Urls, lang: str) -> None:
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.goto("/accounts/login/")
+        page.fill("#id_username", LOCKED_OUT_EMAIL)
+        page.fill("#id_password", "not-the-password")
+        with page.expect_response("**/accounts/login/") as response:
+            page.locator("main form button[type=submit]").click()
+    assert response.value.status == 429
+    page.wait_for_load_state()
+    axes_reset()
+
+
+def home_with_menu_open(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/")
+    page.locator("details.menu summary").first.click()
+    page.get_by_role("menuitem").first.wait_for()
+
+
+def edit_with_preview(page: Page, urls: Urls, lang: str) -> None:
+    page.goto(urls.edit)
+    page.get_by_label(WORDS[lang]["licenses"]).fill("8")
+    page.get_by_test_id("preview").wait_for()
+
+
+def edit_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto(urls.edit)
+    page.get_by_label(WORDS[lang]["licenses"]).fill("sieben")
+    page.get_by_role("button", name=WORDS[lang]["add"], exact=True).last.click()
+    page.locator("#seats-error").wait_for()
+
+
+def review_with_another_card(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/checkout/")
+    page.locator("details.other-card summary").click()
+    page.locator("#id_card_number").wait_for()
+
+
+def review_card_refused(page: Page, urls: Urls, lang: str) -> None:
+    """A mistyped card: the page asks for the card again, each error next to its field."""
+    review_with_another_card(page, urls, lang)
+    page.fill("#id_card_number", "1234")
+    page.fill("#id_expiry", "13/99")
+    page.fill("#id_cvc", "1")
+    page.get_by_role("button", name=WORDS[lang]["place"]).click()
+    page.locator("#id_card_number_error").wait_for()
+
+
+def payment_method_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/payment-method/")
+    page.fill("#id_card_number", "1234")
+    page.locator("main form button[type=submit]").click()
+    page.locator("#id_card_number_error").wait_for()
+
+
+def password_reset_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/accounts/password_reset/")
+    page.fill("#id_email", "not an address")
+    page.locator("main form button[type=submit]").click()
+    page.locator("main .error").wait_for()
+
+
+def new_password_refused(page: Page, urls: Urls, lang: str) -> None:
+    """Two different passwords: refused, and the link stays valid."""
+    page.goto(urls.password_reset_confirm)
+    page.fill("#id_new_password1", "a-long-new-password-1")
+    page.fill("#id_new_password2", "another-long-password-2")
+    page.locator("main form button[type=submit]").click()
+    page.locator("main .error").wait_for()
+
+
+def admin_action_form(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/admin/subscriptions/account/")
+    page.locator("input.action-select").first.check()
+    page.locator("select[name=action]").select_option(index=1)
+    page.locator("button[name=index]").click()
+    page.locator("#content-main form").wait_for()
+
+
+ANNA = "billing.admin@acme.example"
+SUPPORT = "support@example.com"
+VISITS = [
+    Visit("sign-in", None, at("/accounts/login/")),
+    Visit("sign-in-refused", None, sign_in_refused),
+    Visit("locked-out", None, locked_out),
+    Visit("password-reset", None, at("/accounts/password_reset/")),
+    Visit("password-reset-refused", None, password_reset_refused),
+    Visit("password-reset-sent", None, at("/accounts/password_reset/done/")),
+    Visit("password-reset-new-password", None, goto(lambda urls: urls.password_reset_confirm)),
+    Visit("password-reset-new-password-refused", None, new_password_refused),
+    Visit("password-reset-link-invalid", None, at("/accounts/reset/MQ/0-invalid/")),
+    Visit("password-reset-complete", None, at("/accounts/reset/done/")),
+    Visit("billing-center", ANNA, home_with_menu_open),
+    Visit("edit-subscription", ANNA, edit_with_preview),
+    Visit("edit-subscription-refused", ANNA, edit_refused),
+    Visit("subscribe-now", ANNA, goto(lambda urls: urls.subscribe)),
+    Visit("cart", ANNA, at("/cart/")),
+    Visit("review", ANNA, review_with_another_card),
+    Visit("review-card-refused", ANNA, review_card_refused),
+    Visit("authenticate", ANNA, goto(lambda urls: urls.authenticate)),
+    Visit("payment-method", ANNA, at("/payment-method/")),
+    Visit("payment-method-refused", ANNA, payment_method_refused),
+    Visit("orders", ANNA, at("/orders/")),
+    Visit("order", ANNA, goto(lambda urls: urls.order)),
+    Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
+    Visit("corporate", "billing.admin@globex.example", at("/")),
+    Visit("no-access", "agent1@acme.example", at("/")),
+    Visit("admin-sign-in", None, at("/admin/login/")),
+    Visit("admin-index", SUPPORT, at("/admin/")),
+    Visit("admin-accounts", SUPPORT, at("/admin/subscriptions/account/")),
+    Visit("admin-account", SUPPORT, goto(lambda urls: urls.admin_account)),
+    Visit("admin-account-action", SUPPORT, admin_action_form),
+    Visit("admin-orders", SUPPORT, at("/admin/checkout/order/")),
+    Visit("admin-order", SUPPORT, goto(lambda urls: urls.admin_order)),
+]
+
+
+def serious_violations(page: Page, axe: Axe) -> list[dict]:
+    results = axe.run(page, options=AXE_OPTIONS)
+    return [v for v in results.response["violations"] if v["impact"] in FAILING_IMPACTS]
+
+
+def describe(violations: list[dict]) -> str:
+    """Each violation's rule, impact, help text and the elements it found."""
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"{violation['id']} ({violation['impact']}): {violation['help']} "
+            f"[{violation['helpUrl']}]"
+        )
+        for node in violation["nodes"]:
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node['html'][:200]}")
+            if node.get("failureSummary"):
+                lines.append("      " + node["failureSummary"].replace("\n", "\n      "))
+    return "\n".join(lines)
+
+
+def prepare(browser, base_url: str) -> Urls:
+    """The demo data, plus what the pages need to show: a placed order, a payment
+    waiting for the bank, a cart line and a valid reset link."""
+    call_command("seed_demo", force=True, stdout=io.StringIO())
+    acme = Account.objects.get(name="Acme GmbH")
+    remote_support = Subscription.objects.get(account=acme, plan__product__name="Remote Support v5")
+    trial = Subscription.objects.get(account=acme, plan__product__name="Remote Access")
+    context = browser.new_context(base_url=base_url, viewport=DESKTOP, locale="en")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, ANNA)
+        for seats, last4 in (("8", "4242"), ("9", "3155")):  # 3155: the bank asks to confirm
+            PaymentMethod.objects.filter(account=acme).update(last4=last4)
+            page.goto(f"/subscriptions/{remote_support.pk}/edit/")
+            page.get_by_label("Number of licenses").fill(seats)
+            page.get_by_role("button", name="Add to cart", exact=True).last.click()
+            page.wait_for_url("**/cart/")
+            page.goto("/checkout/")
+            page.get_by_role("button", name="Place order").click()
+            page.wait_for_url("**/orders/BC-*/" if last4 == "4242" else "**/authenticate/")
+        authenticate = page.url.removeprefix(base_url)
+        PaymentMethod.objects.filter(account=acme).update(last4="4242")
+    finally:
+        context.close()
+    order = Order.objects.get(account=acme)
+    resetting = User.objects.get(email=RESET_EMAIL)
+    uid = urlsafe_base64_encode(force_bytes(resetting.pk))
+    return Urls(
+        edit=f"/subscriptions/{remote_support.pk}/edit/",
+        subscribe=f"/subscriptions/{trial.pk}/edit/",
+        authenticate=authenticate,
+        order=f"/orders/{order.number}/",
+        password_reset_confirm=(
+            f"/accounts/reset/{uid}/{default_token_generator.make_token(resetting)}/"
+        ),
+        admin_account=f"/admin/subscriptions/account/{acme.pk}/change/",
+        admin_order=f"/admin/checkout/order/{order.pk}/change/",
+    )
+
+
+def walk(browser, base_url: str, urls: Urls, wanted: set) -> dict[tuple[str, str, str], str]:
+    """{(page, language, width): what axe found, "" for nothing serious}."""
+    axe = Axe()
+    findings = {}
+    for lang in LANGUAGES:
+        for width, viewport in WIDTHS.items():
+            contexts = {}
+            try:
+                for visit in VISITS:
+                    if (visit.name, lang, width) not in wanted:
+                        continue
+                    if visit.who not in contexts:
+                        contexts[visit.who] = browser.new_context(
+                            base_url=base_url,
+                            viewport=viewport,
+                            locale=lang,
+                            extra_http_headers={"Accept-Language": lang},
+                        )
+                        contexts[visit.who].set_default_timeout(10_000)
+                        page = contexts[visit.who].new_page()
+                        if visit.who:
+                            sign_in(page, visit.who, PASSWORD)
+                            assert "/accounts/login/" not in page.url, f"{visit.who} signed in"
+                    page = contexts[visit.who].pages[0]
+                    try:
+                        visit.go(page, urls, lang)
+                        page.wait_for_load_state()
+                        if visit.who:
+                            assert "/accounts/login/" not in page.url, page.url
+                        assert page.locator("html").get_attribute("lang") == lang, page.url
+                        screenshot(page, f"{visit.name}-{lang}-{width}")  # with SCREENSHOT_DIR
+                        findings[visit.name, lang, width] = describe(serious_violations(page, axe))
+                    except Exception as error:  # this page's test fails, the others go on
+                        findings[visit.name, lang, width] = f"could not check {page.url}: {error}"
+            finally:
+                for context in contexts.values():
+                    context.close()
+    return findings
+
+
+def selected(items) -> set[tuple[str, str, str]]:
+    """The (page, language, width) of the walk's tests that run (`-k` picks a few)."""
+    return {
+        tuple(item.callspec.params[name] for name in ("page_name", "lang", "width"))
+        for item in items
+        if getattr(item, "originalname", None) == test_no_serious_accessibility_violation.__name__
+        and item.module.__name__ == __name__
+    }
+
+
+@pytest.fixture(scope="module")
+def axe_findings(request, django_db_setup, django_db_blocker, browser):
+    """The walk, once for the module, on data of its own that is deleted after.
+
+    It serves the portal itself rather than through `live_server`: a test that asks
+    for `live_server` gets pytest-django's `transactional_db`, which empties every
+    table after each test, and these tests only read what the walk found.
+    """
+    try:
+        with (
+            django_db_blocker.unblock(),
+            override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        ):
+            server = LiveServer("localhost")
+            server._live_server_modified_settings.enable()  # its host in ALLOWED_HOSTS
+            try:
+                urls = prepare(browser, server.url)
+                findings = walk(browser, server.url, urls, selected(request.session.items))
+            finally:
+                server._live_server_modified_settings.disable()
+                server.stop()
+        yield findings
+    finally:
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+            # Once Playwright's sync API runs, the ORM's connections are not the ones
+            # the drop of the test database at the end closes: closed here, or that
+            # drop fails with "database is being accessed by other users".
+            connections.close_all()
+
+
+# The mark makes pytest-django create the test database, which the walk uses; each
+# test itself reads only the walk's findings (a rolled-back transaction, no flush).
+@pytest.mark.django_db
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("page_name", [visit.name for visit in VISITS])
+def test_no_serious_accessibility_violation(axe_findings, page_name, lang, width):
+    found = axe_findings[page_name, lang, width]
+    assert not found, f"axe-core on {page_name} ({lang}, {width}):\n{found}"
+
+
+# What axe cannot see: an aria-describedby naming an id that is not on the page
+# passes its rules, but a screen reader then reads no error with the field.
+REFUSALS = {
+    "en": {
+        "email": "Enter a valid email address.",
+        "mismatch": "The two password fields didn’t match.",
+    },
+    "de": {
+        "email": "Bitte gültige E-Mail-Adresse eingeben.",
+        "mismatch": "Die beiden Passwörter sind nicht identisch.",
+    },
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_refused_reset_request_reads_its_error_with_the_field(open_page, lang):
+    page = open_page(lang, viewport=PHONE)
+    page.goto("/accounts/password_reset/")
+    page.fill("#id_email", "not an address")
+    page.locator("main form button[type=submit]").click()
+    email = page.locator("#id_email")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_accessible_description(REFUSALS[lang]["email"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_refused_new_password_reads_its_error_with_the_field(open_page, lang):
+    user = User.objects.create_user("forgetful@example.com", "old-password-2026")
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    page = open_page(lang, viewport=PHONE)
+    page.goto(f"/accounts/reset/{uid}/{default_token_generator.make_token(user)}/")
+    page.fill("#id_new_password1", "a-long-new-password-1")
+    page.fill("#id_new_password2", "another-long-password-2")
+    page.locator("main form button[type=submit]").click()
+    repeated = page.locator("#id_new_password2")
+    expect(repeated).to_have_attribute("aria-invalid", "true")
+    expect(repeated).to_have_accessible_description(REFUSALS[lang]["mismatch"])
+    user.refresh_from_db()
+    assert user.check_password("old-password-2026")
