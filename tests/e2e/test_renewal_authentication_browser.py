@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -15,7 +16,8 @@ from checkout.renewals import subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end
-from tests.e2e.conftest import PHONE, screenshot, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from tests.e2e.test_accessibility import describe, serious_violations
 from tests.factories import PASSWORD, MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
     charges_for,
@@ -57,6 +59,11 @@ def test_the_admin_completes_the_renewal_from_the_email_link(open_page, mailoutb
     page.goto(f"/{path}")
     expect(page.get_by_text(WORDS[lang]["amount"]).first).to_be_visible()
     screenshot(page, f"renewal-authenticate-phone-{lang}")
+    # As every page: no serious or critical accessibility violation, phone and desktop.
+    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        violations = serious_violations(page, Axe())
+        assert not violations, f"renewal page, {lang}, {width}:\n{describe(violations)}"
     page.get_by_role("button", name=WORDS[lang]["confirm"]).click()
     page.wait_for_url("**/orders/RN-*/")
     expect(page.get_by_text(WORDS[lang]["renewed"])).to_be_visible()
