@@ -12,8 +12,11 @@ a line in the cart); after that it only reads, refused forms and sign-ins aside.
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -21,7 +24,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 from django.test import override_settings
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -30,7 +33,15 @@ from pytest_django.live_server_helper import LiveServer
 
 from checkout.models import Order, PaymentMethod
 from subscriptions.models import Account, Subscription, User
-from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, screenshot, sign_in
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    screenshot,
+    sign_in,
+)
 
 LANGUAGES = ("en", "de")
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
@@ -318,14 +329,44 @@ def selected(items) -> set[tuple[str, str, str]]:
     }
 
 
+@contextmanager
+def own_browser():
+    """Chromium for the walk alone, stopped before the module's tests run.
+
+    While Playwright's sync API runs, asyncio counts a loop as running in this
+    thread, and Django then keeps its database connections per context instead of
+    per thread: a connection opened meanwhile is not the one the drop of the test
+    database at the end closes ("being accessed by other users"). These tests roll
+    back, so pytest-django runs them before the browser tests, among other tests
+    that roll back: so the walk does not start the session's `browser` (those tests
+    would all run with Playwright started), and closes its connections before
+    Playwright stops.
+    """
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            connections.close_all()
+
+
 @pytest.fixture(scope="module")
-def axe_findings(request, django_db_setup, django_db_blocker, browser):
-    """The walk, once for the module, on data of its own that is deleted after.
+def axe_findings(request, django_db_setup, django_db_blocker):
+    """The walk, once for the module, on data of its own; the database is as before after.
 
     It serves the portal itself rather than through `live_server`: a test that asks
     for `live_server` gets pytest-django's `transactional_db`, which empties every
     table after each test, and these tests only read what the walk found.
     """
+    with django_db_blocker.unblock():
+        # What the migrations put in (the EU VAT rates, ...): the tests that run after
+        # this module inside a rolled-back transaction read it.
+        before = connection.creation.serialize_db_to_string()
     try:
         with (
             django_db_blocker.unblock(),
@@ -334,18 +375,19 @@ def axe_findings(request, django_db_setup, django_db_blocker, browser):
             server = LiveServer("localhost")
             server._live_server_modified_settings.enable()  # its host in ALLOWED_HOSTS
             try:
-                urls = prepare(browser, server.url)
-                findings = walk(browser, server.url, urls, selected(request.session.items))
+                with own_browser() as browser:
+                    urls = prepare(browser, server.url)
+                    findings = walk(browser, server.url, urls, selected(request.session.items))
             finally:
                 server._live_server_modified_settings.disable()
                 server.stop()
         yield findings
     finally:
         with django_db_blocker.unblock():
-            call_command("flush", interactive=False, verbosity=0)
-            # Once Playwright's sync API runs, the ORM's connections are not the ones
-            # the drop of the test database at the end closes: closed here, or that
-            # drop fails with "database is being accessed by other users".
+            # As Django's serialized_rollback: every table emptied, the rows from before
+            # put back.
+            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(before)
             connections.close_all()
 
 
