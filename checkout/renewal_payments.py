@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Sum
 from moneyed import Money
 
 from checkout.gateways import (
@@ -36,10 +35,15 @@ from checkout.gateways import (
     get_gateway,
 )
 from checkout.models import Order, Payment
-from checkout.renewals import renewal_order_number, renewal_paid_record
+from checkout.renewals import (
+    credit_given_back,
+    credit_held,
+    renewal_order_number,
+    renewal_paid_record,
+)
 from checkout.webhooks import RENEWAL_TOKEN_PREFIX
 from subscriptions import clock
-from subscriptions.models import CreditLedgerEntry, Subscription
+from subscriptions.models import Subscription
 from subscriptions.money import round_money
 from subscriptions.proration import period_containing
 
@@ -231,19 +235,12 @@ def _credit_give_back(payment: Payment, subscription: Subscription) -> None:
     if still_open:
         return
     number = renewal_order_number(subscription.pk, _period_start(payment))
-    held = CreditLedgerEntry.objects.filter(
-        account_id=subscription.account_id, reference=number
-    ).aggregate(total=Sum("amount"))["total"]
-    still_held = -round_money(held or 0, subscription.account.currency)
+    held = credit_held([subscription.account_id], [number]).get(number, 0)
+    still_held = round_money(held, subscription.account.currency)
     if still_held.amount > 0:
-        CreditLedgerEntry.objects.create(
-            account_id=subscription.account_id,
-            amount=still_held,
-            reason=CreditLedgerEntry.Reason.CORRECTION,
-            reference=number,
-            note="Renewal not paid: the credit it held is given back",
-            created_at=clock.now(),
-        )
+        credit_given_back(
+            account_id=subscription.account_id, amount=still_held, reference=number, at=clock.now()
+        ).save()
 
 
 def _period_start(payment: Payment) -> datetime:

@@ -298,8 +298,9 @@ def _credit_balances(account_ids: Iterable[int], accounts: dict[int, Account]) -
     return balances
 
 
-def _credit_held(account_ids: Iterable[int], numbers: Iterable[str]) -> dict[str, Decimal]:
-    """Credit still held by interrupted attempts: what was applied minus what came back."""
+def credit_held(account_ids: Iterable[int], numbers: Iterable[str]) -> dict[str, Decimal]:
+    """Credit still held by renewals' unpaid attempts, by renewal order number: what was
+    applied minus what came back."""
     rows = (
         CreditLedgerEntry.objects.filter(account_id__in=account_ids, reference__in=numbers)
         .values("reference")
@@ -307,6 +308,20 @@ def _credit_held(account_ids: Iterable[int], numbers: Iterable[str]) -> dict[str
         .values_list("reference", "total")
     )
     return {reference: -total for reference, total in rows}
+
+
+def credit_given_back(
+    *, account_id: int, amount: Money, reference: str, at: datetime
+) -> CreditLedgerEntry:
+    """The ledger entry (not saved) that gives back the credit an unpaid renewal held."""
+    return CreditLedgerEntry(
+        account_id=account_id,
+        amount=amount,
+        reason=CreditLedgerEntry.Reason.CORRECTION,
+        reference=reference,
+        note="Renewal not paid: the credit it held is given back",
+        created_at=at,
+    )
 
 
 def _billing_languages(account_ids: Iterable[int]) -> dict[int, str]:
@@ -529,7 +544,7 @@ class _RenewalRun:
                 if (payment := _awaiting_customer(attempts.get(token, ()))) is not None
             }
             held = (
-                _credit_held(
+                credit_held(
                     account_ids,
                     [renewal_order_number(s.pk, s.current_period_end) for s in subscriptions],
                 )
@@ -595,13 +610,11 @@ class _RenewalRun:
                     # An earlier attempt failed where its credit was not given back (the
                     # bank's authentication failed, reported by the page or a webhook).
                     ledger.append(
-                        CreditLedgerEntry(
+                        credit_given_back(
                             account_id=subscription.account_id,
                             amount=still_held,
-                            reason=CreditLedgerEntry.Reason.CORRECTION,
                             reference=number,
-                            note="Renewal not paid: the credit it held is given back",
-                            created_at=now,
+                            at=now,
                         )
                     )
                     balance = balances[subscription.account_id] = balance + still_held
@@ -805,13 +818,11 @@ class _RenewalRun:
                 payment.failure_reason = result.failure_reason or result.status
                 if renewal.quote.credit_applied.amount:
                     ledger.append(
-                        CreditLedgerEntry(
+                        credit_given_back(
                             account_id=subscription.account_id,
                             amount=renewal.quote.credit_applied,
-                            reason=CreditLedgerEntry.Reason.CORRECTION,
                             reference=renewal.number,
-                            note="Renewal not paid: the credit it held is given back",
-                            created_at=now,
+                            at=now,
                         )
                     )
                 _dunning_step(subscription, at=self.at, now=now)
@@ -1138,7 +1149,7 @@ def renewal_paid_record(
     now = clock.now()
     run = _RenewalRun(at=now, batch_size=1, gateway=gateway, shard=(0, 1))
     number = renewal_order_number(subscription.pk, subscription.current_period_end)
-    held = _credit_held([subscription.account_id], [number]).get(number, 0)
+    held = credit_held([subscription.account_id], [number]).get(number, 0)
     renewal = run._renewal(
         subscription,
         credit=round_money(held, subscription.account.currency),
