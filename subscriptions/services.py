@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from moneyed import Money
-from moneyed.l10n import format_money
 
 from subscriptions import clock
 from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
@@ -23,6 +22,7 @@ from subscriptions.models import (
 )
 from subscriptions.money import minor_unit_places
 from subscriptions.selectors import account_credit_balance
+from subscriptions.templatetags.billing import money_text
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
 
@@ -133,6 +133,11 @@ def _audit(*, account: Account, staff: User, action: str, target: str, before, a
     )
 
 
+def _staff_amount(value: Money) -> str:
+    """An amount as staff read it in the admin: "€1,000,000.00"."""
+    return money_text(value, locale="en_US")
+
+
 # What support may move in one correction, and the most credit a correction may leave
 # on an account: a typo of a few zeros must not turn into a fortune of credit.
 SUPPORT_CREDIT_LIMIT = Decimal("1000000")
@@ -160,15 +165,11 @@ def account_credit_adjust(
         before = account_credit_balance(account=locked)
         after = before + amount if amount.currency.code == locked.currency else None
         if after is not None and amount.amount > 0 and after.amount > SUPPORT_CREDIT_LIMIT:
-
-            def shown(value: Money) -> str:  # staff read "€1,000,000.00", as in the admin
-                return format_money(value, locale="en_US")
-
             limit = Money(SUPPORT_CREDIT_LIMIT, locked.currency)
             raise ValidationError(
-                f"{locked} has {shown(before)} of credit; adding {shown(amount)} would leave "
-                f"{shown(after)}, more than the {shown(limit)} a correction may leave. "
-                "Nothing was changed."
+                f"{locked} has {_staff_amount(before)} of credit; adding "
+                f"{_staff_amount(amount)} would leave {_staff_amount(after)}, more than the "
+                f"{_staff_amount(limit)} a correction may leave. Nothing was changed."
             )
         entry = credit_ledger_add(
             account=locked,
