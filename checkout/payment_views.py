@@ -284,7 +284,7 @@ def _renewal_payment_page(request: HttpRequest, payment: Payment) -> HttpRespons
         "state": state,
         "sandbox": isinstance(gateway, SandboxGateway),
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "stripe_js_url": getattr(settings, "STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        "stripe_js_url": settings.STRIPE_JS_URL,
         "payment_method_reference": (
             payment.payment_method.gateway_reference if payment.payment_method else ""
         ),
