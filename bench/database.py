@@ -22,18 +22,17 @@ def database_url(name: str) -> str:
 
 
 def admin_connect():
-    import psycopg2
+    import psycopg
 
     parts = urlsplit(server_url())
-    connection = psycopg2.connect(
+    return psycopg.connect(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 5432,
         user=parts.username or "postgres",
         password=parts.password or None,
         dbname="postgres",
+        autocommit=True,  # CREATE and DROP DATABASE run outside a transaction
     )
-    connection.autocommit = True
-    return connection
 
 
 def admin_sql(statement: str, params: tuple = ()) -> list[tuple]:

@@ -34,7 +34,6 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Field, Model
 from djmoney.utils import MONEY_CLASSES
@@ -236,11 +235,8 @@ def _db():
 
 
 def _prepares(db) -> bool:
-    return (
-        db.vendor == "postgresql"
-        and settings.PREPARED_STATEMENTS
-        and db.settings_dict.get("CONN_MAX_AGE") != 0
-    )
+    """Never: psycopg 3 prepares statements itself (``DATABASE_PREPARE_THRESHOLD``)."""
+    return False
 
 
 def _prepared_on_this_connection(db) -> set[str]:
@@ -396,9 +392,17 @@ def writes_run(*writes: Write | None) -> int:
                 parts.append(write.sql)
             params += write.params
         cursor.execute("; ".join(parts), params)
+        while cursor.nextset():  # psycopg 3 stands on the first statement's result
+            pass
         return cursor.rowcount  # the last statement's
 
-    with db.cursor() as cursor:
+    # Several statements in one query need client-side binding: with server-side
+    # binding (settings.py) PostgreSQL takes one statement per query.
+    import psycopg
+
+    db.ensure_connection()
+    raw = psycopg.ClientCursor(db.connection)
+    with db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw) as cursor:
         try:
             return send(cursor)
         except DatabaseError as error:

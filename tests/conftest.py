@@ -34,8 +34,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """Give this run a test database of its own, so two runs never collide.
 
-    Connections are kept between requests, as deployed (and as ``make bench``
-    serves): the fixed statements are prepared once per connection.
+    The connection options are the deployed ones (billing_portal/settings.py): the
+    pool, server-side binding and prepared statements.
     """
     from django.conf import settings
 
@@ -44,7 +44,6 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         if "postgresql" in alias["ENGINE"]:
             test = alias.setdefault("TEST", {})
             test["NAME"] = f"test_{alias['NAME']}_{suffix}"
-            alias["CONN_MAX_AGE"] = 60
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -21,6 +21,8 @@ print(json.dumps({
         key: settings.DATABASES["default"].get(key)
         for key in ("ENGINE", "NAME", "HOST", "PORT", "USER", "PASSWORD")
     },
+    "DATABASE_OPTIONS": settings.DATABASES["default"].get("OPTIONS", {}),
+    "CONN_MAX_AGE": settings.DATABASES["default"]["CONN_MAX_AGE"],
     "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     "CELERY_TASK_ALWAYS_EAGER": settings.CELERY_TASK_ALWAYS_EAGER,
     "CELERY_ACCEPT_CONTENT": settings.CELERY_ACCEPT_CONTENT,

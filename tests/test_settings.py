@@ -59,3 +59,53 @@ def test_every_service_comes_from_the_environment():
     assert loaded["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
     assert loaded["SELLER_COUNTRY"] == "AT"
     assert loaded["CORPORATE_BILLING_URL"] == "https://corp.example.com/billing"
+
+
+POSTGRES = {"DEBUG": "1", "DATABASE_URL": "postgres://portal:pw@db.internal:5432/billing"}
+
+
+def test_postgresql_pools_connections_and_prepares_hot_queries():
+    loaded = settings_for(POSTGRES)
+    assert loaded["DATABASE_OPTIONS"] == {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "pool": {"min_size": 1, "max_size": 4, "timeout": 10.0},
+    }
+    assert loaded["CONN_MAX_AGE"] == 0  # the pool keeps the connections
+
+
+def test_the_pool_and_prepared_statements_are_set_from_the_environment():
+    loaded = settings_for(
+        {
+            **POSTGRES,
+            "DATABASE_POOL_MIN_SIZE": "2",
+            "DATABASE_POOL_MAX_SIZE": "8",
+            "DATABASE_POOL_TIMEOUT": "2.5",
+            "DATABASE_PREPARE_THRESHOLD": "0",
+        }
+    )
+    assert loaded["DATABASE_OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 2.5}
+    assert loaded["DATABASE_OPTIONS"]["prepare_threshold"] == 0  # prepare at the first run
+
+
+def test_behind_an_old_pgbouncer_prepared_statements_turn_off():
+    loaded = settings_for({**POSTGRES, "DATABASE_PREPARE_THRESHOLD": "off"})
+    assert loaded["DATABASE_OPTIONS"]["prepare_threshold"] is None
+    assert loaded["DATABASE_OPTIONS"]["server_side_binding"] is True
+    result = load_settings({**POSTGRES, "DATABASE_PREPARE_THRESHOLD": "sometimes"})
+    assert result.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in result.stderr
+
+
+def test_kept_connections_instead_of_the_pool():
+    loaded = settings_for({**POSTGRES, "DATABASE_POOL": "0", "CONN_MAX_AGE": "60"})
+    assert "pool" not in loaded["DATABASE_OPTIONS"]
+    assert loaded["CONN_MAX_AGE"] == 60
+    # Django's persistent connections cannot be mixed with its pool.
+    result = load_settings({**POSTGRES, "CONN_MAX_AGE": "60"})
+    assert result.returncode != 0 and "CONN_MAX_AGE must be 0" in result.stderr
+
+
+def test_sqlite_keeps_its_own_options():
+    loaded = settings_for({"DEBUG": "1"})
+    assert loaded["DATABASE_OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "pool" not in loaded["DATABASE_OPTIONS"]

@@ -197,9 +197,7 @@ def test_an_update_writes_only_the_named_fields_and_refuses_a_missing_row():
         instance_update(cart, ["checkout_token"])
 
 
-@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "PREPARED_STATEMENTS=0"])
-def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows(prepared, settings):
-    settings.PREPARED_STATEMENTS = prepared
+def test_writes_sent_together_run_in_order_and_report_the_last_ones_rows():
     subscription = SubscriptionFactory(seats=5)
     cart = Cart.objects.create(account=subscription.account)
     line = CartLine(cart=cart, subscription=subscription, new_seats=4, added_at=AT)
@@ -257,30 +255,6 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut():
     assert not SeatChange.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_writes_are_prepared_again_when_the_session_is_not_as_thought():
-    """After a failure that leaves this process's record of prepared statements and the
-    session's apart (see FixedStatement), writes outside a transaction start afresh;
-    inside one the request fails and its connection is renewed."""
-    from subscriptions.statements import _db, _prepared_on_this_connection
-
-    subscription = SubscriptionFactory(seats=5)
-    subscription.seats = 4
-    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
-    _prepared_on_this_connection(_db()).clear()  # the session still has it: "already exists"
-    subscription.seats = 3
-    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
-    assert type(subscription).objects.get(pk=subscription.pk).seats == 3
-
-    _prepared_on_this_connection(_db()).clear()
-    with pytest.raises(DatabaseError), transaction.atomic():
-        writes_run(instance_update_write(subscription, ["seats"]))
-    connection.close_if_unusable_or_obsolete()  # what the end of the request does
-    assert connection.connection is None
-    subscription.seats = 2
-    assert writes_run(instance_update_write(subscription, ["seats"])) == 1
-
-
 def test_when_one_write_fails_the_transaction_keeps_none_of_them():
     subscription = SubscriptionFactory(seats=5)
     cart = Cart.objects.create(account=subscription.account)
@@ -293,50 +267,3 @@ def test_when_one_write_fails_the_transaction_keeps_none_of_them():
         writes_run(*objects_insert([history]), *objects_insert(twice))
     assert not SeatChange.objects.filter(subscription=subscription).exists()
     assert not CartLine.objects.filter(cart=cart).exists()
-
-
-# -- What Place order's claim reads in one statement under the account lock -------------
-
-
-def test_the_claim_reads_the_checkouts_order_open_attempts_and_card_on_file():
-    from checkout.selectors import checkout_at_claim, checkout_attempts_locked
-
-    membership = MembershipFactory()
-    account, user = membership.account, membership.user
-    with transaction.atomic():
-        fresh = checkout_at_claim(account=account, checkout_token="t-1")
-    assert (fresh.order_id, fresh.open_attempts, fresh.payment_method) == (None, 0, None)
-
-    card = PaymentMethodFactory(account=account)
-    PaymentMethodFactory(account=account, is_default=False)  # not the card on file
-    attempt = Payment.objects.create(
-        account=account,
-        payment_method=card,
-        created_by=user,
-        checkout_token="t-1",
-        idempotency_key="checkout:t-1:1",
-        gateway="sandbox",
-        amount=Money("9.99", "EUR"),
-        quoted_at=AT,
-        fingerprint="f",
-    )
-    with transaction.atomic():
-        tried = checkout_at_claim(account=account, checkout_token="t-1")
-    assert (tried.order_id, tried.open_attempts, tried.payment_method) == (None, 1, card)
-    assert tried.payment_method.last4 == card.last4
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        [open_attempt] = checkout_attempts_locked(account=account, checkout_token="t-1")
-        assert open_attempt.payment_method.last4 == card.last4  # read with it
-    assert open_attempt.pk == attempt.pk and len(captured) == 1
-
-    placed = instance_insert(order(account, user, "BC-9"))
-    Order.objects.filter(pk=placed.pk).update(idempotency_key="t-1")
-    Payment.objects.filter(pk=attempt.pk).update(order=placed)
-    with transaction.atomic():
-        done = checkout_at_claim(account=account, checkout_token="t-1")
-        other = checkout_at_claim(account=account, checkout_token="t-2")
-    assert (done.order_id, done.open_attempts) == (placed.pk, 0)
-    assert (other.order_id, other.open_attempts) == (None, 0)
-    with transaction.atomic():
-        # It has its order.
-        assert checkout_attempts_locked(account=account, checkout_token="t-1") == []
