@@ -7,22 +7,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from moneyed import Money
 
 from subscriptions import clock
+from subscriptions.credit import credit_balance
 from subscriptions.models import (
     Account,
-    CreditLedgerEntry,
     Membership,
-    Plan,
-    Product,
     SeatAssignment,
     Subscription,
     TaxRate,
 )
-from subscriptions.money import CurrencyMismatch, round_money
 from subscriptions.proration import (
     QuoteError,
     SeatChangeQuote,
@@ -30,107 +27,13 @@ from subscriptions.proration import (
     quote_seat_change,
     validate_new_seats,
 )
-from subscriptions.statements import (
-    FixedStatement,
-    attnames,
-    columns_sql,
-    instance_from,
-    table_column,
-)
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
-
-# The statements below are written once from the models' own table and column
-# names (subscriptions/statements.py): no value in them comes from a request.
-
-
-def _credit_totals_sql() -> str:
-    ledger, account = table_column(CreditLedgerEntry, "account")
-    _, amount = table_column(CreditLedgerEntry, "amount")
-    _, currency = table_column(CreditLedgerEntry, "amount_currency")
-    return (
-        f"SELECT {currency}, SUM({amount}) FROM {ledger}"  # noqa: S608 (the models' own names)
-        f" WHERE {account} = %s GROUP BY {currency}"
-    )
-
-
-def _tax_rate_sql() -> str:
-    table, country = table_column(TaxRate, "country")
-    _, rate = table_column(TaxRate, "rate")
-    return f"SELECT {country}, {rate} FROM {table} WHERE {country} = %s"  # noqa: S608
-
-
-_CREDIT_TOTALS = FixedStatement(
-    _credit_totals_sql(),
-    [CreditLedgerEntry._meta.get_field(name) for name in ("amount_currency", "amount")],
-)
-_TAX_RATE = FixedStatement(
-    _tax_rate_sql(), [TaxRate._meta.get_field(name) for name in ("country", "rate")]
-)
 
 
 def account_credit_balance(*, account: Account) -> Money:
-    """The account's credit: the sum of its ledger entries, in its currency.
-
-    An entry in another currency is never added in (docs/billing-rules.md): it
-    raises, so the balance is never a guess.
-    """
-    totals = dict(_CREDIT_TOTALS.rows([account.pk]))
-    foreign = sorted(set(totals) - {account.currency})
-    if foreign:
-        raise CurrencyMismatch(
-            f"{account} keeps its credit in {account.currency}, but its ledger holds "
-            f"entries in {', '.join(foreign)}."
-        )
-    return round_money(totals.get(account.currency) or Decimal("0"), account.currency)
-
-
-def _quote_basis_sql() -> str:
-    rates, country = table_column(TaxRate, "country")
-    _, rate = table_column(TaxRate, "rate")
-    ledger, account = table_column(CreditLedgerEntry, "account")
-    _, amount = table_column(CreditLedgerEntry, "amount")
-    _, currency = table_column(CreditLedgerEntry, "amount_currency")
-    return (
-        f"SELECT (SELECT {rates}.{rate} FROM {rates} WHERE {rates}.{country} = %s),"  # noqa: S608
-        f" (SELECT SUM({ledger}.{amount}) FROM {ledger}"
-        f" WHERE {ledger}.{account} = %s AND {ledger}.{currency} = %s),"
-        f" (SELECT MIN({ledger}.{currency}) FROM {ledger}"
-        f" WHERE {ledger}.{account} = %s AND {ledger}.{currency} <> %s)"
-    )
-
-
-_QUOTE_BASIS = FixedStatement(
-    _quote_basis_sql(),
-    [TaxRate._meta.get_field("rate"), CreditLedgerEntry._meta.get_field("amount"), None],
-)
-
-
-class QuoteBasis:
-    """What a quote needs of the account besides its cart: its tax treatment and its
-    credit, read in one statement (``account_tax_treatment`` and
-    ``account_credit_balance`` read them one by one; the answers are the same)."""
-
-    def __init__(self, account: Account) -> None:
-        self.account = account
-        [row] = _QUOTE_BASIS.rows(
-            [account.country.upper(), account.pk, account.currency, account.pk, account.currency]
-        )
-        self._rate, self._credit, self._foreign_currency = row
-
-    def tax_treatment(self) -> TaxTreatment:
-        """As ``account_tax_treatment`` (``MissingTaxRate`` when the rate is needed and
-        not recorded)."""
-        country = self.account.country.upper()
-        return account_tax_treatment(
-            account=self.account,
-            standard_rates={} if self._rate is None else {country: self._rate},
-        )
-
-    def credit(self) -> Money:
-        """As ``account_credit_balance`` (``CurrencyMismatch`` for credit in another currency)."""
-        if self._foreign_currency is not None:
-            return account_credit_balance(account=self.account)  # raises, naming them all
-        return round_money(self._credit or Decimal("0"), self.account.currency)
+    """The account's credit (``subscriptions.credit.credit_balance``): the sum of its
+    ledger entries, in its currency; ``CurrencyMismatch`` for an entry in another."""
+    return credit_balance(account)
 
 
 def standard_tax_rates(*, countries: Iterable[str] | None = None) -> dict[str, Decimal]:
@@ -163,8 +66,7 @@ class _RatesOnDemand(Mapping[str, Decimal]):
     """The standard rates as ``resolve_tax_treatment`` asks for them: one country, read then."""
 
     def __getitem__(self, country: str) -> Decimal:
-        # standard_tax_rates(countries=[country])[country], its one row read directly.
-        return dict(_TAX_RATE.rows([country.upper()]))[country]
+        return standard_tax_rates(countries=[country])[country]
 
     def __iter__(self) -> Iterator[str]:
         return iter(standard_tax_rates())
@@ -177,147 +79,61 @@ def accounts_for_user(*, user) -> QuerySet[Account]:
     return Account.objects.filter(memberships__user=user).distinct()
 
 
-def _billing_admin_accounts_sql() -> str:
-    table, pk = table_column(Account, "id")
-    memberships, account = table_column(Membership, "account")
-    _, user = table_column(Membership, "user")
-    _, role = table_column(Membership, "role")
-    _, name = table_column(Account, "name")
-    # No DISTINCT needed: a user has at most one membership per account (unique).
-    return (
-        f"SELECT {columns_sql(Account)} FROM {table} INNER JOIN {memberships}"  # noqa: S608
-        f" ON {memberships}.{account} = {table}.{pk}"
-        f" WHERE {memberships}.{user} = %s AND {memberships}.{role} = %s ORDER BY {table}.{name}"
-    )
-
-
-_BILLING_ADMIN_ACCOUNTS = FixedStatement(
-    _billing_admin_accounts_sql(), list(Account._meta.concrete_fields)
-)
-_ACCOUNT_NAMES = attnames(Account)
-
-
 def billing_admin_accounts_by_name(*, user) -> list[Account]:
-    """The accounts ``user`` is billing admin of, by name: one fixed query."""
-    rows = _BILLING_ADMIN_ACCOUNTS.rows([user.pk, Membership.Role.BILLING_ADMIN.value])
-    return [instance_from(Account, iter(row), _ACCOUNT_NAMES) for row in rows]
+    """The accounts ``user`` is billing admin of, by name: one query.
 
-
-def _assigned_seats_sql() -> str:
-    """The users assigned to the row's subscription, a correlated COUNT(*) (never NULL).
-
-    The same count as ``Count("assignments")`` without its join and GROUP BY
-    over every selected column.
+    No DISTINCT: a user has at most one membership per account (unique).
     """
-    assignments, subscription = table_column(SeatAssignment, "subscription")
-    table, pk = table_column(Subscription, "id")
-    return (
-        f"SELECT COUNT(*) FROM {assignments} WHERE {assignments}.{subscription}"  # noqa: S608
-        f" = {table}.{pk}"
+    return list(
+        Account.objects.filter(
+            memberships__user=user, memberships__role=Membership.Role.BILLING_ADMIN
+        ).order_by("name", "pk")
     )
 
 
-ASSIGNED_SEATS_SQL = _assigned_seats_sql()
-
-
-def _plan_and_product_joins_sql() -> str:
-    subscriptions, subscription_plan = table_column(Subscription, "plan")
-    plans, plan_pk = table_column(Plan, "id")
-    _, plan_product = table_column(Plan, "product")
-    products, product_pk = table_column(Product, "id")
-    return (
-        f" INNER JOIN {plans} ON {subscriptions}.{subscription_plan} = {plans}.{plan_pk}"
-        f" INNER JOIN {products} ON {plans}.{plan_product} = {products}.{product_pk}"
+def assigned_seats_count(subscription: str = "pk") -> Coalesce:
+    """The number of users assigned to the subscription ``subscription`` refers to
+    (an outer query's field), as an annotation: a correlated subquery, so the outer
+    query needs no join or GROUP BY of its own."""
+    assigned = (
+        SeatAssignment.objects.filter(subscription=OuterRef(subscription))
+        .order_by()
+        .values("subscription")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
+    return Coalesce(Subquery(assigned), 0)
 
 
-# A subscription, its plan and its product as ``subscription_with_plan`` reads them (these
-# columns, in this order), and the joins from the subscriptions table they need.
-SUBSCRIPTION_WITH_PLAN_COLUMNS = (
-    f"{columns_sql(Subscription)}, {columns_sql(Plan)}, {columns_sql(Product)}"
-)
-PLAN_AND_PRODUCT_JOINS = _plan_and_product_joins_sql()
-
-
-def _account_subscriptions_sql(*, one: bool) -> str:
-    """The account's subscriptions but canceled ones, with plan, product and the number of
-    users assigned, by product name and interval; ``one``: only the one with an id."""
-    subscriptions, account = table_column(Subscription, "account")
-    _, pk = table_column(Subscription, "id")
-    _, status = table_column(Subscription, "status")
-    plans, interval = table_column(Plan, "interval")
-    products, name = table_column(Product, "name")
-    # The models' own names; every value is a parameter.
+def _account_subscriptions(account: Account) -> QuerySet[Subscription]:
+    """The account's subscriptions but canceled ones, with plan, product and the number
+    of users assigned (``assigned_seats``), by product name and interval."""
     return (
-        f"SELECT {SUBSCRIPTION_WITH_PLAN_COLUMNS}, ({ASSIGNED_SEATS_SQL})"  # noqa: S608
-        f" FROM {subscriptions}{PLAN_AND_PRODUCT_JOINS}"
-        f" WHERE {subscriptions}.{account} = %s AND NOT ({subscriptions}.{status} = %s)"
-        + (f" AND {subscriptions}.{pk} = %s" if one else "")
-        + f" ORDER BY {products}.{name} ASC, {plans}.{interval} ASC"
+        Subscription.objects.filter(account=account)
+        .exclude(status=Subscription.Status.CANCELED)
+        .select_related("plan__product")
+        .annotate(assigned_seats=assigned_seats_count())
+        .order_by("plan__product__name", "plan__interval", "pk")
     )
-
-
-# A subscription, its plan and its product: the columns ``subscription_with_plan`` reads.
-SUBSCRIPTION_WITH_PLAN_FIELDS = [
-    field for model in (Subscription, Plan, Product) for field in model._meta.concrete_fields
-]
-_ACCOUNT_SUBSCRIPTIONS_FIELDS = [*SUBSCRIPTION_WITH_PLAN_FIELDS, None]  # and the assigned count
-_ACCOUNT_SUBSCRIPTIONS = FixedStatement(
-    _account_subscriptions_sql(one=False), _ACCOUNT_SUBSCRIPTIONS_FIELDS
-)
-_ACCOUNT_SUBSCRIPTION = FixedStatement(
-    _account_subscriptions_sql(one=True), _ACCOUNT_SUBSCRIPTIONS_FIELDS
-)
-_SUBSCRIPTION_NAMES, _PLAN_NAMES, _PRODUCT_NAMES = (
-    attnames(Subscription),
-    attnames(Plan),
-    attnames(Product),
-)
-_ID_RANGE = connection.ops.integer_field_range("BigAutoField")
-
-
-def subscription_with_plan(values: Iterator, plans: dict, products: dict) -> Subscription:
-    """A fixed statement's subscription, plan and product (the next values of its row),
-    linked as ``select_related("plan__product")`` links them; one object per plan and
-    product (``plans`` and ``products`` keep them by id)."""
-    subscription = instance_from(Subscription, values, _SUBSCRIPTION_NAMES)
-    plan = instance_from(Plan, values, _PLAN_NAMES)
-    product = instance_from(Product, values, _PRODUCT_NAMES)
-    plan = plans.setdefault(plan.pk, plan)
-    product = products.setdefault(product.pk, product)
-    Plan.product.field.set_cached_value(plan, product)
-    Subscription.plan.field.set_cached_value(subscription, plan)
-    return subscription
-
-
-def _with_assigned_seats(rows: list[tuple]) -> list[Subscription]:
-    plans, products, subscriptions = {}, {}, []
-    for row in rows:
-        values = iter(row)
-        subscription = subscription_with_plan(values, plans, products)
-        subscription.assigned_seats = next(values)
-        subscriptions.append(subscription)
-    return subscriptions
 
 
 def account_subscriptions(*, account: Account) -> list[Subscription]:
     """The account's subscriptions (not canceled) with plan, product and assigned-seat
-    count, by product name and interval: one fixed query."""
-    return _with_assigned_seats(
-        _ACCOUNT_SUBSCRIPTIONS.rows([account.pk, Subscription.Status.CANCELED.value])
-    )
+    count, by product name and interval: one query."""
+    return list(_account_subscriptions(account))
 
 
 def account_subscription(*, account: Account, pk: int) -> Subscription | None:
-    """One of them by id (None if the account has no such subscription, or it is canceled)."""
-    if not _ID_RANGE[0] <= pk <= _ID_RANGE[1]:
-        return None
-    rows = _ACCOUNT_SUBSCRIPTION.rows([account.pk, Subscription.Status.CANCELED.value, pk])
-    return _with_assigned_seats(rows)[0] if rows else None
+    """One of them by id (None if the account has no such subscription, or it is canceled;
+    an id out of the column's range matches nothing)."""
+    return _account_subscriptions(account).filter(pk=pk).first()
 
 
 def subscription_assigned_seats(*, subscription: Subscription) -> int:
-    return subscription.assignments.count()
+    """The users assigned to ``subscription``: its ``assigned_seats`` when it was read with
+    them (``account_subscription``), else counted now."""
+    assigned = getattr(subscription, "assigned_seats", None)
+    return subscription.assignments.count() if assigned is None else assigned
 
 
 def is_purchase(subscription: Subscription) -> bool:
@@ -374,5 +190,5 @@ def subscription_seat_change_quote(
         period_end=end,
         at=at,
         tax_rate=account_tax_treatment(account=account).rate,
-        account_credit=account_credit_balance(account=account),
+        account_credit=credit_balance(account),
     )

@@ -11,6 +11,7 @@ from subscriptions.money import CurrencyMismatch
 from subscriptions.proration import InvalidSeatCount, NoSeatChange, QuoteError
 from subscriptions.selectors import (
     account_credit_balance,
+    account_subscription,
     account_subscriptions,
     account_tax_treatment,
     subscription_seat_change_quote,
@@ -166,48 +167,20 @@ def test_corporate_and_canceled_subscriptions_are_not_quoted():
         subscription_seat_change_quote(subscription=canceled, new_seats=12, at=NOV_26_NOON)
 
 
-# -- QuoteBasis: the tax treatment and the credit of a quote, read in one statement ------
-
-
-@pytest.mark.parametrize(
-    ("country", "vat_number", "credit"),
-    [
-        ("DE", "", []),
-        ("DE", "", ["63.00", "12.34", "-50.00"]),
-        ("FR", "", ["0.01"]),
-        ("FR", "FR40303265045", ["10.00", "-10.00"]),
-        ("AT", "ATU13585627", []),
-        ("US", "", ["5.555"]),
-    ],
-)
-def test_the_quote_basis_answers_as_the_two_reads_it_replaces(country, vat_number, credit):
-    from subscriptions.selectors import QuoteBasis
-
-    account = AccountFactory(country=country, vat_number=vat_number)
-    for amount in credit:
-        CreditLedgerEntry.objects.create(
-            account=account, amount=Money(amount, "EUR"), reason="goodwill"
-        )
-    CreditLedgerEntry.objects.create(
-        account=AccountFactory(), amount=Money("99", "EUR"), reason="goodwill"
-    )
-    basis = QuoteBasis(account)
-    assert basis.tax_treatment() == account_tax_treatment(account=account)
-    assert basis.credit() == account_credit_balance(account=account)
-
-
-def test_the_quote_basis_refuses_what_the_two_reads_refuse():
+def test_a_missing_tax_rate_is_an_error_not_zero():
     from subscriptions.models import TaxRate
-    from subscriptions.selectors import QuoteBasis
     from subscriptions.vat import MissingTaxRate
 
     account = AccountFactory(currency="EUR", country="FR")
-    CreditLedgerEntry.objects.create(account=account, amount=Money("10", "EUR"), reason="goodwill")
-    CreditLedgerEntry.objects.create(account=account, amount=Money("100", "USD"), reason="goodwill")
-    with pytest.raises(CurrencyMismatch, match="entries in USD"):
-        QuoteBasis(account).credit()
     TaxRate.objects.filter(country="FR").delete()
     with pytest.raises(MissingTaxRate, match="FR"):
-        QuoteBasis(account).tax_treatment()
-    with pytest.raises(MissingTaxRate, match="FR"):
         account_tax_treatment(account=account)
+
+
+def test_a_subscription_id_out_of_range_is_not_found_rather_than_an_error():
+    subscription = SubscriptionFactory()
+    account = subscription.account
+    found = account_subscription(account=account, pk=subscription.pk)
+    assert found == subscription and found.plan.product.name
+    assert account_subscription(account=account, pk=10**20) is None
+    assert account_subscription(account=account, pk=-1) is None
