@@ -35,7 +35,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     """Give this run a test database of its own, so two runs never collide.
 
     The connection options are the deployed ones (billing_portal/settings.py): the
-    pool, server-side binding and prepared statements.
+    pool, server-side binding and prepared statements. A thread a test starts closes
+    its connection when done (``connection.close()``), which gives it back to the
+    pool; Django closes the pool before it drops the test database.
     """
     from django.conf import settings
 
