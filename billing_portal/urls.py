@@ -21,5 +21,5 @@ urlpatterns = [
     path("accounts/", include(account_patterns)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("checkout.urls")),
-    path("", include("subscriptions.urls")),
+    path("", include("billing_center.urls")),
 ]

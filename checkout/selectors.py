@@ -10,8 +10,10 @@ from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext
 
-from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order
 from checkout.pricing import CartQuote, LineInput, quote_cart
+from payments.cards import default_payment_method
+from payments.models import Payment, PaymentMethod
 from subscriptions.messages import quote_problem_message, seat_error_message
 from subscriptions.models import Account, Subscription
 from subscriptions.proration import QuoteError, validate_new_seats
@@ -169,28 +171,6 @@ class CartReview:
         return bool(self.quote and self.quote.amount_due.amount > 0 and not self.payment_method)
 
 
-def _default_payment_method_sql() -> str:
-    table, account = table_column(PaymentMethod, "account")
-    _, is_default = table_column(PaymentMethod, "is_default")
-    # At most one default card per account (a unique constraint).
-    return (
-        f"SELECT {columns_sql(PaymentMethod)} FROM {table}"  # noqa: S608 (the models' own names)
-        f" WHERE {account} = %s AND {is_default}"
-    )
-
-
-_DEFAULT_PAYMENT_METHOD = FixedStatement(
-    _default_payment_method_sql(), list(PaymentMethod._meta.concrete_fields)
-)
-_PAYMENT_METHOD_NAMES = attnames(PaymentMethod)
-
-
-def default_payment_method(*, account: Account) -> PaymentMethod | None:
-    """The account's card on file, if any: one fixed query."""
-    rows = _DEFAULT_PAYMENT_METHOD.rows([account.pk])
-    return instance_from(PaymentMethod, iter(rows[0]), _PAYMENT_METHOD_NAMES) if rows else None
-
-
 # -- Place order's reads, under its locks -------------------------------------------------
 # Fixed statements (subscriptions/statements.py): Place order runs them on every
 # request, and through the ORM each cost more CPU to compile than to run.
@@ -203,6 +183,8 @@ def _account_locked_sql() -> str:
 
 _ACCOUNT_LOCKED = FixedStatement(_account_locked_sql(), list(Account._meta.concrete_fields))
 _ACCOUNT_NAMES = attnames(Account)
+
+_PAYMENT_METHOD_NAMES = attnames(PaymentMethod)
 
 
 def account_locked(*, account_id: int) -> Account:

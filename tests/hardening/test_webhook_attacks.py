@@ -23,8 +23,9 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from checkout.models import Order, Payment, StripeEvent
+from checkout.models import Order
 from checkout.services import PaymentRequiresAction
+from payments.models import Payment, StripeEvent
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.payments import conftest as payments
 from tests.payments.conftest import STRIPE_KEY, WEBHOOK_SECRET
@@ -415,8 +416,8 @@ def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_
     back at the same moment. Here the admin's return places the order between the event
     being stored and the webhook completing it (the real order of a real race)."""
     from checkout import webhooks
-    from checkout.gateways import StripeGateway
     from checkout.services import payment_authenticated
+    from payments.gateways import StripeGateway
     from tests.payments.test_stripe_payments import refunds_for
 
     payment = awaiting_authentication

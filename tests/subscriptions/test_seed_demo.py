@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from moneyed import Money
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions.models import Account, Membership, Subscription, User
 
 pytestmark = pytest.mark.django_db
