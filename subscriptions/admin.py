@@ -286,7 +286,7 @@ class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
             return "-"
         links = [
             ("Orders", "admin:checkout_order_changelist", "account__id__exact"),
-            ("Payments", "admin:checkout_payment_changelist", "account__id__exact"),
+            ("Payments", "admin:payments_payment_changelist", "account__id__exact"),
             ("Seat changes", "admin:subscriptions_seatchange_changelist",
              "subscription__account__id__exact"),
             ("Confirmation emails", "admin:checkout_order_changelist", "account__id__exact"),

@@ -36,7 +36,11 @@ UNSAFE_METHODS = ("post", "put", "patch", "delete")
 CSRF_EXEMPT = {"payments:stripe_webhook"}
 
 ROUTES = list(all_routes())
-PORTAL = [r for r in ROUTES if r.name.split(":")[0] in ("subscriptions", "checkout")]
+PORTAL = [
+    r
+    for r in ROUTES
+    if r.name.split(":")[0] in ("billing_center", "checkout", "payments", "renewals")
+]
 OTHERS = [r for r in ROUTES if r not in PORTAL]
 
 

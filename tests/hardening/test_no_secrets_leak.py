@@ -149,7 +149,16 @@ def assert_nothing_leaked(caplog, pages: list[str]) -> None:
 def log_everything(caplog):
     """Every logger at DEBUG, including Stripe's library and Django's request errors."""
     caplog.set_level(logging.DEBUG)
-    for name in ("stripe", "django", "django.request", "checkout", "celery", "urllib3"):
+    for name in (
+        "stripe",
+        "django",
+        "django.request",
+        "checkout",
+        "payments",
+        "renewals",
+        "celery",
+        "urllib3",
+    ):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
