@@ -30,7 +30,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions.models import Account, Membership, Subscription
 
 

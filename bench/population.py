@@ -21,7 +21,8 @@ from moneyed import Money
 
 from bench.floor import FloorCounter, FloorLog, floor_tables_create
 from bench.flows import Admin
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order, OrderLine
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import (
     Account,
     Membership,

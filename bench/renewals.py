@@ -74,7 +74,7 @@ def build(subscriptions: int) -> dict:
     from django.core.management import call_command
     from moneyed import Money
 
-    from checkout.models import PaymentMethod
+    from payments.models import PaymentMethod
     from subscriptions.models import (
         Account,
         CreditLedgerEntry,
@@ -187,9 +187,9 @@ def build(subscriptions: int) -> dict:
 
 def measure(batch_size: int) -> dict:
     import checkout.tasks
-    from checkout.gateways import SandboxGateway
     from checkout.models import Order
     from checkout.renewals import subscriptions_due, subscriptions_renew
+    from payments.gateways import SandboxGateway
 
     queued = []
 
@@ -249,8 +249,8 @@ def measure_fanned_out(name: str, workers: int, batch_size: int) -> dict:
 
     from billing_portal.celery import app
     from checkout.models import Order
-    from checkout.renewal_tasks import renew_subscriptions_shard_task
     from checkout.renewals import RenewalSummary, subscriptions_due
+    from renewals.tasks import renew_subscriptions_shard_task
 
     redis.Redis.from_url(redis_url()).flushdb()
     environment = {

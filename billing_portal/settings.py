@@ -40,7 +40,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "subscriptions",
+    "payments",
     "checkout",
+    "renewals",
+    "billing_center",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "subscriptions.context_processors.portal",
+                "billing_center.context_processors.portal",
             ],
         },
     },
@@ -145,7 +148,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # -- Users -----------------------------------------------------------------------
 AUTH_USER_MODEL = "subscriptions.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "subscriptions:home"
+LOGIN_REDIRECT_URL = "billing_center:home"
 LOGOUT_REDIRECT_URL = "login"
 # The lockout check comes first: a locked-out address is refused before its password is tried.
 AUTHENTICATION_BACKENDS = [
@@ -285,7 +288,6 @@ CELERY_RESULT_BACKEND = (
 CELERY_RESULT_EXPIRES = 86400
 CELERY_TIMEZONE = "UTC"
 # Task modules that autodiscovery (each app's tasks.py) does not find: the worker loads them.
-CELERY_IMPORTS = ["checkout.renewal_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {
         "task": "checkout.tasks.reconcile_payments",
@@ -298,8 +300,13 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that could not start within its minute is replaced by the next one.
         "options": {"expires": 55},
     },
+    "dispatch-renewal-authentication-requests": {
+        "task": "renewals.tasks.dispatch_renewal_authentication_requests",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "renew-subscriptions": {
-        "task": "checkout.renewal_tasks.renew_subscriptions_task",
+        "task": "renewals.tasks.renew_subscriptions_task",
         "schedule": 15 * 60.0,
         # A run that could not start before the next one is due is replaced by it.
         "options": {"expires": 14 * 60},

@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(account_patterns)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("payments.urls")),
     path("", include("checkout.urls")),
-    path("", include("subscriptions.urls")),
+    path("", include("renewals.urls")),
+    path("", include("billing_center.urls")),
 ]

@@ -1,24 +1,32 @@
 """Checkout records for staff: read-only, since money history is never edited in place."""
 
+from datetime import datetime
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from checkout.models import Order, OrderLine, Payment, PaymentMethod, StripeEvent
-from subscriptions.admin import ReadOnlyAdmin
+from checkout.models import Order, OrderLine
+from checkout.services import (
+    REVIEW_VALID_FOR,
+    CheckoutError,
+    staff_seat_change,
+    staff_seat_change_review,
+)
+from payments.models import Payment
+from subscriptions import admin as subscriptions_admin
+from subscriptions import clock
 from subscriptions.admin_actions import (
-    PortalModelAdmin,
     ReasonForm,
     SupportPermissionMixin,
+    read_preview,
+    sign_preview,
     support_action,
 )
+from subscriptions.forms import WholeNumberField
+from subscriptions.models import Subscription
 from subscriptions.templatetags.billing import money_text
-
-
-@admin.register(PaymentMethod)
-class PaymentMethodAdmin(PortalModelAdmin):
-    list_display = ["account", "brand", "last4", "exp_month", "exp_year", "gateway", "is_default"]
-    list_filter = ["gateway"]
-    readonly_fields = ["gateway", "gateway_reference", "brand", "last4", "exp_month", "exp_year"]
 
 
 class OrderLineInline(admin.TabularInline):
@@ -67,7 +75,7 @@ def _apply_resend(order, form, staff):
 
 
 @admin.register(Order)
-class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
+class OrderAdmin(SupportPermissionMixin, subscriptions_admin.ReadOnlyAdmin):
     list_display = [
         "number",
         "account",
@@ -131,15 +139,93 @@ class OrderAdmin(SupportPermissionMixin, ReadOnlyAdmin):
         return format_html("<table>{}{}</table>", body, totals)
 
 
-@admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "account", "amount", "status", "failure_reason", "created_at"]
-    list_filter = ["status", "gateway"]
-    search_fields = ["reference", "account__name", "checkout_token"]
+# -- The staff seat change: the same order as Place order, on the Subscription admin --
 
 
-@admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["event_id", "type", "created", "result", "received_at"]
-    list_filter = ["type", "result"]
-    search_fields = ["event_id"]
+class SeatChangeForm(ReasonForm):
+    seats = WholeNumberField(label="New number of licenses", min_value=0, max_value=10**9)
+    preview_token = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def preview(self):
+        at = clock.now()
+        try:
+            review = staff_seat_change_review(
+                subscription=self.obj, new_seats=self.cleaned_data["seats"], at=at
+            )
+        except CheckoutError as error:  # a refusal: said on the form, nothing changed
+            raise ValidationError(str(error) or error.code) from error
+        quote = review.quote
+        line = quote.lines[0][1]
+        token = sign_preview(
+            {
+                "subscription": self.obj.pk,
+                "at": at.isoformat(),
+                "fp": quote.fingerprint(),
+                "seats": self.cleaned_data["seats"],
+            }
+        )
+        self.data = self.data.copy()
+        self.data["preview_token"] = token
+
+        def amount(value):
+            return money_text(value, locale="en_US")
+
+        period = (
+            f"{line.new_period_start:%Y-%m-%d %H:%M} → {line.new_period_end:%Y-%m-%d %H:%M} UTC"
+        )
+        return {
+            "rows": [
+                ("Licenses", f"{line.current_seats} → {line.new_seats}"),
+                ("New period", period),
+                ("Credit for unused time", amount(-quote.credit)),
+                ("Charge for the new period", amount(quote.charge)),
+                ("Subtotal", amount(quote.subtotal)),
+                (f"VAT {quote.tax.rate} % ({quote.tax.kind})", amount(quote.tax_amount)),
+                ("Total", amount(quote.total)),
+                ("Account credit applied", amount(quote.credit_applied)),
+                ("Added to account credit", amount(quote.credit_added)),
+                ("Charged to the card on file", amount(quote.amount_due)),
+            ]
+        }
+
+
+def _apply_seat_change(subscription, form, staff):
+    token = form.cleaned_data.get("preview_token") or ""
+    if not token:
+        raise ValidationError("Preview the change first.")
+    try:
+        preview = read_preview(token, max_age=int(REVIEW_VALID_FOR.total_seconds()))
+    except Exception:
+        raise ValidationError("The preview is too old or was altered; preview again.") from None
+    if (
+        preview.get("subscription") != subscription.pk
+        or preview["seats"] != form.cleaned_data["seats"]
+    ):
+        raise ValidationError("The number changed since the preview; preview again.")
+    try:
+        order = staff_seat_change(
+            subscription=subscription,
+            new_seats=form.cleaned_data["seats"],
+            staff=staff,
+            reason=form.cleaned_data["reason"],
+            quoted_at=datetime.fromisoformat(preview["at"]),
+            fingerprint=preview["fp"],
+        )
+    except CheckoutError as error:
+        raise ValidationError(str(error) or error.code) from error
+    return f"Seats changed by order {order.number} ({order.amount_due} charged)."
+
+
+admin.site.unregister(Subscription)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(subscriptions_admin.SubscriptionAdmin):
+    actions = [
+        support_action(
+            description="Change seats on the customer's behalf",
+            form_class=SeatChangeForm,
+            apply=_apply_seat_change,
+        ),
+        *subscriptions_admin.SubscriptionAdmin.actions,
+    ]

@@ -60,7 +60,8 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Mod
 from moneyed import Money
 
-from checkout.gateways import (
+from checkout.models import Order, OrderLine
+from payments.gateways import (
     FAILED,
     REQUIRES_ACTION,
     SUCCEEDED,
@@ -68,7 +69,7 @@ from checkout.gateways import (
     PaymentGateway,
     get_gateway,
 )
-from checkout.models import Order, OrderLine, Payment, PaymentMethod
+from payments.models import Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.bulk import money_columns, rows_insert, rows_update
 from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, Subscription
@@ -995,7 +996,7 @@ def _confirmation_queue(order_id: int) -> None:
 
 
 def _authentication_request_queue(payment_id: int) -> None:
-    from checkout.tasks import send_renewal_authentication_request
+    from renewals.tasks import send_renewal_authentication_request
 
     # Robust as the confirmation: the request stays unsent on the payment for the sweeper.
     transaction.on_commit(

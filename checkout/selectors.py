@@ -11,8 +11,10 @@ from django.db.models.functions import Coalesce
 from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext
 
-from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order
 from checkout.pricing import CartQuote, LineInput, quote_cart
+from payments.cards import default_payment_method
+from payments.models import Payment, PaymentMethod
 from subscriptions.credit import credit_balance
 from subscriptions.messages import quote_problem_message, seat_error_message
 from subscriptions.models import Account, Subscription
@@ -117,11 +119,6 @@ class CartReview:
     @property
     def needs_payment_details(self) -> bool:
         return bool(self.quote and self.quote.amount_due.amount > 0 and not self.payment_method)
-
-
-def default_payment_method(*, account: Account) -> PaymentMethod | None:
-    """The account's card on file, if any (at most one per account: a unique constraint)."""
-    return PaymentMethod.objects.filter(account=account, is_default=True).first()
 
 
 # -- Place order's reads, under its locks -------------------------------------------------

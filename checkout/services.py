@@ -12,7 +12,18 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from moneyed import Money
 
-from checkout.gateways import (
+from checkout.models import Cart, CartLine, Order, OrderLine
+from checkout.selectors import (
+    CartReview,
+    account_locked,
+    cart_review,
+    checkout_at_claim,
+    checkout_attempts_locked,
+    checkout_order,
+    line_problem,
+)
+from payments.cards import default_payment_method, payment_method_store
+from payments.gateways import (
     FAILED,
     PENDING,
     REQUIRES_ACTION,
@@ -25,17 +36,7 @@ from checkout.gateways import (
     StripeCardSetup,
     get_gateway,
 )
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
-from checkout.selectors import (
-    CartReview,
-    account_locked,
-    cart_review,
-    checkout_at_claim,
-    checkout_attempts_locked,
-    checkout_order,
-    default_payment_method,
-    line_problem,
-)
+from payments.models import Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.messages import quote_problem_message
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
@@ -847,26 +848,6 @@ def _payment_method_save(
     # Not the default yet: it becomes the card on file once it has paid.
     return payment_method_store(
         account=account, saved=saved, gateway_name=gateway.name, make_default=False
-    )
-
-
-def payment_method_store(
-    *, account: Account, saved, gateway_name: str, make_default: bool = True
-) -> PaymentMethod:
-    """Keep a saved card; by default it replaces the account's card on file. One that
-    is not the default is a card entered at checkout, for one payment."""
-    if make_default:
-        PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
-    return PaymentMethod.objects.create(
-        account=account,
-        gateway=gateway_name,
-        gateway_reference=saved.reference,
-        brand=saved.brand,
-        last4=saved.last4,
-        exp_month=saved.exp_month,
-        exp_year=saved.exp_year,
-        is_default=make_default,
-        entered_at_checkout=not make_default,
     )
 
 

@@ -24,9 +24,8 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 
-from checkout.emails import order_confirmation_send, renewal_authentication_send
-from checkout.models import Order, Payment
-from checkout.webhooks import RENEWAL_TOKEN_PREFIX
+from checkout.emails import order_confirmation_send
+from checkout.models import Order
 from subscriptions import clock
 
 logger = logging.getLogger(__name__)
@@ -40,10 +39,9 @@ ALREADY_SENT = "already sent"
 GAVE_UP = "failed"
 BUSY = "busy"  # another process holds the order: it is sending it right now
 NOT_FOUND = "not found"
-NOT_WAITING = "not waiting"  # the renewal payment was completed or failed: nothing to ask
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
@@ -82,13 +80,13 @@ def order_confirmation_deliver(*, order_id: int, skip_locked: bool = False) -> s
 def _order_email_error_note(*, order_id: int, error: BaseException) -> None:
     """Keep the last error on a still-pending order, for staff to see."""
     Order.objects.filter(pk=order_id, email_status=Order.EmailStatus.PENDING).update(
-        email_error=_error_text(error)
+        email_error=error_text(error)
     )
 
 
 def _order_email_give_up(*, order_id: int, error: BaseException) -> None:
     Order.objects.filter(pk=order_id, email_status=Order.EmailStatus.PENDING).update(
-        email_status=Order.EmailStatus.FAILED, email_error=_error_text(error)
+        email_status=Order.EmailStatus.FAILED, email_error=error_text(error)
     )
 
 
@@ -191,7 +189,7 @@ def pending_emails_dispatch(
             # again (it stays pending), and the task's retries can still give up on it.
             logger.exception("Sweeper could not send the confirmation for %s", order.number)
             _order_email_error_note(order_id=order.pk, error=error)
-            result.failed[order.number] = _error_text(error)
+            result.failed[order.number] = error_text(error)
             continue
         (result.sent if outcome == SENT else result.skipped).append(order.number)
     return result
@@ -204,13 +202,7 @@ def dispatch_pending_emails(older_than_seconds: float | None = None) -> dict:
     result = pending_emails_dispatch(older_than=older_than)
     if result.due:
         logger.info(result.summary())
-    requests = renewal_authentication_requests_dispatch(older_than=older_than)
-    return {
-        "sent": result.sent,
-        "skipped": result.skipped,
-        "failed": result.failed,
-        "authentication_requests": {str(pk): outcome for pk, outcome in requests.items()},
-    }
+    return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
 
 
 @shared_task(acks_late=True)
@@ -219,82 +211,3 @@ def reconcile_payments() -> dict:
     from checkout.services import payments_reconcile
 
     return payments_reconcile()
-
-
-# -- The request to authenticate a renewal payment ---------------------------------------
-
-
-def renewal_authentication_request_deliver(*, payment_id: int, skip_locked: bool = False) -> str:
-    """Ask the billing admins, once, to authenticate a renewal payment that waits for them.
-
-    As ``order_confirmation_deliver``: the payment's row lock is held from the
-    check to the record, so two runs never both send. A payment no longer
-    waiting (completed, failed) needs no request. Raises what the SMTP server
-    or the network raised; the request then stays unsent.
-    """
-    with transaction.atomic():
-        payment = (
-            Payment.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-            .select_related("account", "payment_method")
-            .filter(pk=payment_id)
-            .first()
-        )
-        if payment is None:
-            exists = Payment.objects.filter(pk=payment_id).exists()
-            return BUSY if skip_locked and exists else NOT_FOUND
-        if payment.authentication_requested_at is not None:
-            return ALREADY_SENT
-        if payment.status != Payment.Status.REQUIRES_ACTION or payment.order_id is not None:
-            return NOT_WAITING
-        connection = get_connection(timeout=settings.ORDER_EMAIL_SMTP_TIMEOUT)
-        renewal_authentication_send(payment=payment, connection=connection)
-        payment.authentication_requested_at = clock.now()
-        payment.save(update_fields=["authentication_requested_at", "updated_at"])
-    logger.info("Authentication request for renewal payment %s sent", payment_id)
-    return SENT
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def send_renewal_authentication_request(self, payment_id: int) -> str:
-    """Send the request to authenticate a renewal payment once; safe to run twice.
-
-    Retries on SMTP and network errors with the confirmation's backoff; after
-    ``ORDER_EMAIL_MAX_RETRIES`` the sweeper keeps trying (the request stays unsent).
-    """
-    try:
-        return renewal_authentication_request_deliver(payment_id=payment_id)
-    except TRANSIENT_ERRORS as error:
-        retries = self.request.retries
-        if retries >= settings.ORDER_EMAIL_MAX_RETRIES:
-            logger.error("Authentication request for payment %s not sent: %s", payment_id, error)
-            return GAVE_UP
-        raise self.retry(exc=error, countdown=retry_countdown(retries)) from error
-
-
-def renewal_authentication_requests_dispatch(
-    *, older_than: timedelta | None = None, limit: int | None = None
-) -> dict[int, str]:
-    """Send the requests that stayed unsent (the broker was down, a worker died)."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.ORDER_EMAIL_SWEEP_AFTER)
-    due = list(
-        Payment.objects.filter(
-            status=Payment.Status.REQUIRES_ACTION,
-            order__isnull=True,
-            authentication_requested_at__isnull=True,
-            checkout_token__startswith=RENEWAL_TOKEN_PREFIX,
-            updated_at__lte=clock.now() - older_than,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[: limit or settings.ORDER_EMAIL_SWEEP_BATCH]
-    )
-    outcomes = {}
-    for payment_id in due:
-        try:
-            outcomes[payment_id] = renewal_authentication_request_deliver(
-                payment_id=payment_id, skip_locked=True
-            )
-        except Exception as error:  # the next sweep tries again
-            logger.exception("Sweeper could not send the authentication request %s", payment_id)
-            outcomes[payment_id] = _error_text(error)
-    return outcomes

@@ -16,14 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from moneyed import Money
 
-from checkout.forms import CardForm, PlaceOrderForm, VatNumberForm, review_token
-from checkout.gateways import (
-    CardDetails,
-    GatewayRefused,
-    GatewayUnavailable,
-    StripeCardSetup,
-    StripeGateway,
-)
+from checkout.forms import PlaceOrderForm, VatNumberForm, review_token
 from checkout.models import Cart, CartLine, Order
 from checkout.selectors import CartReview, account_orders, cart_lines, cart_review
 from checkout.services import (
@@ -35,6 +28,14 @@ from checkout.services import (
     ReviewOutdated,
     cart_line_remove,
     order_place,
+)
+from payments.forms import CardForm
+from payments.gateways import (
+    CardDetails,
+    GatewayRefused,
+    GatewayUnavailable,
+    StripeCardSetup,
+    StripeGateway,
 )
 from subscriptions import clock
 from subscriptions.access import billing_admin_required

@@ -43,7 +43,7 @@ def billing_admin_required(view=None, *, self_service: bool = True):
             request.account = account
             request.billing_accounts = accounts
             if self_service and account.is_corporate:
-                return render(request, "subscriptions/corporate.html", status=403)
+                return render(request, "billing_center/corporate.html", status=403)
             return view_func(request, *args, **kwargs)
 
         return wrapped

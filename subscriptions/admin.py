@@ -46,7 +46,6 @@ from subscriptions.models import (
 )
 from subscriptions.selectors import account_credit_balance
 from subscriptions.services import SUPPORT_CREDIT_LIMIT
-from subscriptions.templatetags.billing import money_text
 
 
 class ReadOnlyAdmin(PortalModelAdmin):
@@ -287,7 +286,7 @@ class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
             return "-"
         links = [
             ("Orders", "admin:checkout_order_changelist", "account__id__exact"),
-            ("Payments", "admin:checkout_payment_changelist", "account__id__exact"),
+            ("Payments", "admin:payments_payment_changelist", "account__id__exact"),
             ("Seat changes", "admin:subscriptions_seatchange_changelist",
              "subscription__account__id__exact"),
             ("Confirmation emails", "admin:checkout_order_changelist", "account__id__exact"),
@@ -317,82 +316,6 @@ class PlanAdmin(PortalModelAdmin):
 
 
 # -- Subscriptions ------------------------------------------------------------------------
-
-
-class SeatChangeForm(ReasonForm):
-    seats = WholeNumberField(label="New number of licenses", min_value=0, max_value=10**9)
-    preview_token = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def preview(self):
-        from checkout.services import staff_seat_change_review
-        from subscriptions.admin_actions import sign_preview
-
-        at = clock.now()
-        review = staff_seat_change_review(
-            subscription=self.obj, new_seats=self.cleaned_data["seats"], at=at
-        )
-        quote = review.quote
-        line = quote.lines[0][1]
-        token = sign_preview(
-            {
-                "subscription": self.obj.pk,
-                "at": at.isoformat(),
-                "fp": quote.fingerprint(),
-                "seats": self.cleaned_data["seats"],
-            }
-        )
-        self.data = self.data.copy()
-        self.data["preview_token"] = token
-
-        def amount(value):
-            return money_text(value, locale="en_US")
-
-        period = (
-            f"{line.new_period_start:%Y-%m-%d %H:%M} → {line.new_period_end:%Y-%m-%d %H:%M} UTC"
-        )
-        return {
-            "rows": [
-                ("Licenses", f"{line.current_seats} → {line.new_seats}"),
-                ("New period", period),
-                ("Credit for unused time", amount(-quote.credit)),
-                ("Charge for the new period", amount(quote.charge)),
-                ("Subtotal", amount(quote.subtotal)),
-                (f"VAT {quote.tax.rate} % ({quote.tax.kind})", amount(quote.tax_amount)),
-                ("Total", amount(quote.total)),
-                ("Account credit applied", amount(quote.credit_applied)),
-                ("Added to account credit", amount(quote.credit_added)),
-                ("Charged to the card on file", amount(quote.amount_due)),
-            ]
-        }
-
-
-def _apply_seat_change(subscription, form, staff):
-    from datetime import datetime
-
-    from checkout.services import REVIEW_VALID_FOR, staff_seat_change
-    from subscriptions.admin_actions import read_preview
-
-    token = form.cleaned_data.get("preview_token") or ""
-    if not token:
-        raise ValidationError("Preview the change first.")
-    try:
-        preview = read_preview(token, max_age=int(REVIEW_VALID_FOR.total_seconds()))
-    except Exception:
-        raise ValidationError("The preview is too old or was altered; preview again.") from None
-    if (
-        preview.get("subscription") != subscription.pk
-        or preview["seats"] != form.cleaned_data["seats"]
-    ):
-        raise ValidationError("The number changed since the preview; preview again.")
-    order = staff_seat_change(
-        subscription=subscription,
-        new_seats=form.cleaned_data["seats"],
-        staff=staff,
-        reason=form.cleaned_data["reason"],
-        quoted_at=datetime.fromisoformat(preview["at"]),
-        fingerprint=preview["fp"],
-    )
-    return f"Seats changed by order {order.number} ({order.amount_due} charged)."
 
 
 class TrialForm(ReasonForm):
@@ -467,11 +390,6 @@ class SubscriptionAdmin(SupportPermissionMixin, PortalModelAdmin):
         "version",
     ]
     actions = [
-        support_action(
-            description="Change seats on the customer's behalf",
-            form_class=SeatChangeForm,
-            apply=_apply_seat_change,
-        ),
         support_action(description="Extend the trial", form_class=TrialForm, apply=_apply_trial),
         support_action(
             description="Cancel at the end of the period",

@@ -135,12 +135,6 @@ def support_action(
                 preview = form.preview()
             except (ValidationError, ValueError) as error:
                 form.add_error(None, getattr(error, "messages", [str(error)])[0])
-            except Exception as error:  # a checkout refusal: say it, change nothing
-                from checkout.services import CheckoutError
-
-                if not isinstance(error, CheckoutError):
-                    raise
-                form.add_error(None, str(error) or error.code)
         context = {
             **modeladmin.admin_site.each_context(request),
             "title": description,

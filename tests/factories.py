@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from moneyed import Money
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions.models import (
     Account,
     Membership,

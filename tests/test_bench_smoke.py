@@ -30,7 +30,8 @@ from bench.loadgen import (
     parse_head,
     run_jobs,
 )
-from checkout.models import Order, Payment
+from checkout.models import Order
+from payments.models import Payment
 from subscriptions.models import Subscription
 
 

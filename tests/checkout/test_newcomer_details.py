@@ -101,7 +101,7 @@ def test_negative_amounts_carry_the_minus_sign_everywhere(
     # Period of 30 days, 29 unused: credit 10 × 42.00 × 29/30 = 406.00, charge 3 × 42.00
     # = 126.00, subtotal −280.00, VAT 19 % −53.20, total −333.20 (to the account credit).
     edit = signed_in.get(
-        reverse("subscriptions:edit", args=[shrinking.pk]),
+        reverse("billing_center:edit", args=[shrinking.pk]),
         {"seats": "3"},
         headers={"accept-language": language},
     ).content.decode()
@@ -177,7 +177,7 @@ def test_subscribe_now_says_nothing_of_assigned_licenses_when_none_are(
     signed_in, expired_trial, language, floor
 ):
     page = signed_in.get(
-        reverse("subscriptions:edit", args=[expired_trial.pk]),
+        reverse("billing_center:edit", args=[expired_trial.pk]),
         headers={"accept-language": language},
     ).content.decode()
     assert "Subscribe now" in page or "Jetzt abonnieren" in page
@@ -186,7 +186,7 @@ def test_subscribe_now_says_nothing_of_assigned_licenses_when_none_are(
 
 
 def test_the_floor_is_still_explained_when_licenses_are_assigned(signed_in, remote_support):
-    page = signed_in.get(reverse("subscriptions:edit", args=[remote_support.pk])).content.decode()
+    page = signed_in.get(reverse("billing_center:edit", args=[remote_support.pk])).content.decode()
     assert "3 licenses are assigned to users and cannot be removed." in page
     assert 'aria-describedby="seats-help"' in page
 

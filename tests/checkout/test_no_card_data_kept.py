@@ -10,7 +10,7 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from tests.checkout.conftest import put_in_cart
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,7 @@ import time_machine
 from django.core import mail
 from moneyed import Money
 
-from checkout.gateways import CardDetails, SandboxGateway
-from checkout.models import Cart, Order, Payment, PaymentMethod
+from checkout.models import Cart, Order
 from checkout.selectors import cart_review
 from checkout.services import (
     PaymentDetailsRequired,
@@ -20,6 +19,8 @@ from checkout.services import (
     ReviewOutdated,
     order_place,
 )
+from payments.gateways import CardDetails, SandboxGateway
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from subscriptions.proration import quote_seat_change
 from subscriptions.selectors import account_credit_balance

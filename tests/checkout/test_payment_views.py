@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import SeatChange
 from tests.checkout.conftest import put_in_cart
 from tests.pages import review_token
@@ -83,16 +84,16 @@ def test_another_accounts_authentication_page_is_not_found(
 
 
 def test_the_card_on_file_is_shown_and_replaced(signed_in, account):
-    page = signed_in.get(reverse("checkout:payment_method")).content.decode()
+    page = signed_in.get(reverse("payments:payment_method")).content.decode()
     assert "Visa •••• 4242" in page.replace("</strong>", "").replace("<strong>", "")
     bad = signed_in.post(
-        reverse("checkout:payment_method"),
+        reverse("payments:payment_method"),
         {"card_number": "1234", "expiry": "01/20", "cvc": "x"},
     )
     assert bad.status_code == 400
     assert PaymentMethod.objects.filter(account=account).count() == 1
     signed_in.post(
-        reverse("checkout:payment_method"),
+        reverse("payments:payment_method"),
         {"card_number": "5555 5555 5555 4444", "expiry": "04/31", "cvc": "321"},
     )
     method = PaymentMethod.objects.get(account=account, is_default=True)

@@ -12,9 +12,10 @@ import pytest
 from django.db import connection
 from moneyed import Money
 
-from checkout.gateways import GatewayUnavailable, SandboxGateway
-from checkout.models import Order, Payment
+from checkout.models import Order
 from checkout.services import PaymentUnavailable
+from payments.gateways import GatewayUnavailable, SandboxGateway
+from payments.models import Payment
 from tests.checkout.conftest import put_in_cart
 from tests.checkout.test_order_place import place
 

@@ -13,7 +13,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from tests.checkout.conftest import put_in_cart
 from tests.factories import SeatAssignmentFactory, SubscriptionFactory
 from tests.pages import review_token
@@ -41,13 +41,13 @@ def test_the_cart_badge_counts_the_cart_lines_on_every_page(
     put_in_cart(remote_support, 12)
     put_in_cart(other, 5)
     badge = f'<span class="badge" aria-label="{label}">2</span>'
-    for page in ("subscriptions:home", "checkout:review", "checkout:cart"):
+    for page in ("billing_center:home", "checkout:review", "checkout:cart"):
         response = signed_in.get(reverse(page), headers={"accept-language": language})
         assert badge in response.content.decode(), page
 
 
 def test_an_empty_cart_shows_no_badge(signed_in, remote_support):
-    for page in ("subscriptions:home", "checkout:review"):
+    for page in ("billing_center:home", "checkout:review"):
         assert 'class="badge"' not in signed_in.get(reverse(page)).content.decode()
 
 

@@ -11,7 +11,7 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
-from checkout.models import Cart, CartLine, Order, Payment
+from checkout.models import Cart, CartLine, Order
 from checkout.selectors import (
     account_locked,
     cart_lines,
@@ -19,6 +19,7 @@ from checkout.selectors import (
     checkout_attempts_locked,
     checkout_order,
 )
+from payments.models import Payment
 from subscriptions.models import Account, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 

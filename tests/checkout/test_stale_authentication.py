@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import Subscription
 from tests.pages import review_token
 from tests.shared_fixtures import put_in_cart
@@ -128,7 +129,7 @@ def test_a_former_card_on_file_is_kept_when_its_payment_places_nothing(
     card page; then the bank's step fails. The former card stays (its history too)."""
     PaymentMethod.objects.filter(account=account).update(last4="3155")
     _, payment = waiting_for_the_bank(signed_in, remote_support)
-    saved = signed_in.post(reverse("checkout:payment_method"), PAYS)
+    saved = signed_in.post(reverse("payments:payment_method"), PAYS)
     assert saved.status_code == 302
     signed_in.post(reverse("checkout:authenticate", args=[payment.pk]), {"outcome": "failed"})
     cards = PaymentMethod.objects.filter(account=account)

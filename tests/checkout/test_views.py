@@ -11,7 +11,8 @@ from django.urls import reverse
 from moneyed import Money
 from time_machine import travel as time_machine_at
 
-from checkout.models import Cart, CartLine, Order, PaymentMethod
+from checkout.models import Cart, CartLine, Order
+from payments.models import PaymentMethod
 from subscriptions.models import Subscription
 from tests.checkout.conftest import AT, put_in_cart
 from tests.factories import (
@@ -32,7 +33,7 @@ def signed_in(client, admin):
 
 
 def edit_url(subscription) -> str:
-    return reverse("subscriptions:edit", args=[subscription.pk])
+    return reverse("billing_center:edit", args=[subscription.pk])
 
 
 # -- Edit subscription → cart ---------------------------------------------------------
@@ -56,7 +57,7 @@ def test_minus_button_without_javascript_shows_the_new_count_and_its_preview(
 
 
 def test_live_preview_fragment(frozen_now, signed_in, remote_support):
-    url = reverse("subscriptions:preview", args=[remote_support.pk])
+    url = reverse("billing_center:preview", args=[remote_support.pk])
     assert shown(signed_in.get(url, {"seats": "7"}).content.decode(), "preview-total") == "€274.89"
     refused = signed_in.get(url, {"seats": "2"}).content.decode()
     assert "3 licenses are assigned to users" in shown(refused, "preview-error")
@@ -142,7 +143,7 @@ def test_place_order_and_the_billing_center_shows_the_result(
     page = signed_in.get(response["Location"]).content.decode()
     assert "Remote Support v5: 10 → 7 licenses. Next billing date: Dec. 26, 2026." in page
     assert shown(page, "amount-charged") == "€274.89"
-    home = signed_in.get(reverse("subscriptions:home")).content.decode()
+    home = signed_in.get(reverse("billing_center:home")).content.decode()
     assert '<dd data-testid="seats">7</dd>' in home
     assert "Dec. 26, 2026" in home
     assert order.number in signed_in.get(reverse("checkout:orders")).content.decode()
@@ -257,14 +258,14 @@ def test_an_expired_trial_shows_subscribe_now_instead_of_options(signed_in, acco
         plan__product__name="Remote Access",
         trial_end=datetime(2026, 10, 31, tzinfo=UTC),
     )
-    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    page = signed_in.get(reverse("billing_center:home")).content.decode()
     trial = page[page.index("Remote Access") :]
     trial = trial[: trial.index("</article>")]
     assert "Subscribe now" in trial and "Options" not in trial
 
 
 def test_active_subscription_has_an_options_menu_with_edit(signed_in, remote_support):
-    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    page = signed_in.get(reverse("billing_center:home")).content.decode()
     assert "Options" in page and 'role="menuitem"' in page
     assert f'href="{edit_url(remote_support)}">Edit subscription</a>' in page
     assert "Visa •••• 4242" in page
@@ -275,7 +276,7 @@ def test_corporate_accounts_get_the_notice_and_no_self_service(client, settings)
     membership = MembershipFactory(account__billing_channel="corporate", account__currency="USD")
     subscription = SubscriptionFactory(account=membership.account)
     client.force_login(membership.user)
-    page = client.get(reverse("subscriptions:home")).content.decode()
+    page = client.get(reverse("billing_center:home")).content.decode()
     assert "corporate account" in page and 'href="https://corp.example.com/billing"' in page
     assert "Options" not in page and "Edit subscription" not in page
     assert client.get(edit_url(subscription)).status_code == 403
@@ -285,12 +286,12 @@ def test_corporate_accounts_get_the_notice_and_no_self_service(client, settings)
 def test_an_admin_of_two_accounts_switches_between_them(signed_in, admin, remote_support):
     other = MembershipFactory(user=admin, account__name="Beta AG").account
     SubscriptionFactory(account=other, plan__product__name="Beta Product")
-    assert "Beta Product" not in signed_in.get(reverse("subscriptions:home")).content.decode()
-    signed_in.post(reverse("subscriptions:switch_account"), {"account": other.pk})
-    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    assert "Beta Product" not in signed_in.get(reverse("billing_center:home")).content.decode()
+    signed_in.post(reverse("billing_center:switch_account"), {"account": other.pk})
+    page = signed_in.get(reverse("billing_center:home")).content.decode()
     assert "Beta Product" in page and "Remote Support v5" not in page
     stranger = AccountFactory()
-    response = signed_in.post(reverse("subscriptions:switch_account"), {"account": stranger.pk})
+    response = signed_in.post(reverse("billing_center:switch_account"), {"account": stranger.pk})
     assert response.status_code == 404
 
 
@@ -301,7 +302,7 @@ def test_gets_change_nothing(frozen_now, signed_in, remote_support):
     put_in_cart(remote_support, 7)
     token = Cart.objects.get().checkout_token
     for url in (
-        reverse("subscriptions:home"),
+        reverse("billing_center:home"),
         edit_url(remote_support) + "?seats=5",
         reverse("checkout:cart"),
         reverse("checkout:review"),
@@ -364,7 +365,7 @@ def test_billing_center_runs_the_same_queries_for_one_subscription_or_five(clien
         for _ in range(subscriptions):
             SubscriptionFactory(account=membership.account)
         client.force_login(membership.user)
-        counts.append(_queries(lambda: client.get(reverse("subscriptions:home"))))
+        counts.append(_queries(lambda: client.get(reverse("billing_center:home"))))
     assert counts[0] == counts[1] <= 8, counts
 
 
@@ -375,18 +376,18 @@ def test_odd_urls_and_fields_are_not_found_or_refused(signed_in, remote_support)
     assert signed_in.get("/orders/BC-1%00/").status_code == 404
     assert signed_in.post("/cart/lines/abc/remove/").status_code == 404
     response = signed_in.post(
-        reverse("subscriptions:switch_account"),
+        reverse("billing_center:switch_account"),
         {"account": remote_support.account_id, "next": "foo"},
     )
-    assert response["Location"] == reverse("subscriptions:home")
+    assert response["Location"] == reverse("billing_center:home")
     response = signed_in.post(
-        reverse("subscriptions:switch_account"),
+        reverse("billing_center:switch_account"),
         {"account": remote_support.account_id, "next": "https://evil.example/"},
     )
-    assert response["Location"] == reverse("subscriptions:home")
+    assert response["Location"] == reverse("billing_center:home")
     page = signed_in.get(edit_url(remote_support) + "?seats=abc").content.decode()
     assert "whole number" in page
-    preview = reverse("subscriptions:preview", args=[remote_support.pk])
+    preview = reverse("billing_center:preview", args=[remote_support.pk])
     assert "whole number" in signed_in.get(preview, {"seats": "1_0"}).content.decode()
 
 
@@ -426,7 +427,7 @@ def test_the_404_page_is_the_portals_own(client, settings):
 
 def test_the_flow_speaks_the_help_pages_german(frozen_now, signed_in, remote_support):
     de = {"headers": {"accept-language": "de"}}
-    home = signed_in.get(reverse("subscriptions:home"), **de).content.decode()
+    home = signed_in.get(reverse("billing_center:home"), **de).content.decode()
     assert "Optionen" in home and "Abonnement bearbeiten" in home and "42,00\xa0€" in home
     edit = signed_in.get(edit_url(remote_support), **de).content.decode()
     assert "Anzahl der Lizenzen" in edit and "In den Warenkorb" in edit

@@ -31,7 +31,8 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from checkout.models import Order, PaymentMethod
+from checkout.models import Order
+from payments.models import PaymentMethod
 from subscriptions.models import Account, Subscription, User
 from tests.e2e.conftest import (
     CHROMIUM,

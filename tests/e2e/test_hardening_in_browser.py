@@ -90,13 +90,13 @@ def test_the_portal_and_the_admin_break_no_rule_of_the_policy_in_chromium(demo, 
     page = open_page("en")
     seen = watch_csp(page)
     e2e.sign_in(page, "billing.admin@acme.example")
-    visit(page, reverse("subscriptions:home"), seen)
+    visit(page, reverse("billing_center:home"), seen)
     page.locator("summary", has_text="Options").first.click()  # the menu's script runs
-    visit(page, reverse("subscriptions:edit", args=[subscription.pk]), seen)
+    visit(page, reverse("billing_center:edit", args=[subscription.pk]), seen)
     page.get_by_role("button", name="One license more").click()  # the live preview fetches
     page.wait_for_load_state("networkidle")
     visit(page, reverse("checkout:review"), seen)
-    visit(page, reverse("checkout:payment_method"), seen)
+    visit(page, reverse("payments:payment_method"), seen)
 
     staff = open_page("en")
     seen_by_staff = watch_csp(staff)

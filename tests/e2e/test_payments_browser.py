@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from checkout.models import Order, PaymentMethod
+from checkout.models import Order
+from payments.models import PaymentMethod
 from subscriptions.models import Subscription
 from tests.e2e.conftest import PHONE, screenshot, sign_in
 

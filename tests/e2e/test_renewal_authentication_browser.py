@@ -11,8 +11,9 @@ from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from checkout.models import Order, Payment
+from checkout.models import Order
 from checkout.renewals import subscriptions_renew
+from payments.models import Payment
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end

@@ -22,8 +22,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing_portal.settings import content_security_policy
-from checkout.gateways import to_minor_units
-from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order
+from payments.gateways import to_minor_units
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import Subscription
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.e2e.conftest import DESKTOP, screenshot, sign_in

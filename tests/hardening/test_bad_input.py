@@ -22,7 +22,8 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from checkout.models import Cart, CartLine, Order, PaymentMethod
+from checkout.models import Cart, CartLine, Order
+from payments.models import PaymentMethod
 from subscriptions.access import SESSION_ACCOUNT_KEY
 from subscriptions.models import Account, Subscription
 from tests.factories import MembershipFactory, SubscriptionFactory
@@ -117,7 +118,7 @@ def test_add_to_cart_refuses_a_bad_count_with_a_message_and_saves_nothing(
 ):
     before = state_of(account)
     response = signed_in.post(
-        reverse("subscriptions:edit", args=[remote_support.pk]),
+        reverse("billing_center:edit", args=[remote_support.pk]),
         {"seats": seats, "add": "1"},
         headers={"accept-language": language},
     )
@@ -145,14 +146,14 @@ def test_the_live_preview_and_a_shared_link_explain_a_bad_count(
     before = state_of(account)
     de = {"headers": {"accept-language": "de"}}
     preview = signed_in.get(
-        reverse("subscriptions:preview", args=[remote_support.pk]), {"seats": seats}, **de
+        reverse("billing_center:preview", args=[remote_support.pk]), {"seats": seats}, **de
     )
     assert preview.status_code == 200
     shown = re.search(r'data-testid="preview-error">([^<]*)<', preview.content.decode())
     assert html.unescape(shown.group(1)).strip() == message
     if seats != "7" * 5000:  # the link of "Change order" (a typed URL could be that long)
         edit = signed_in.get(
-            reverse("subscriptions:edit", args=[remote_support.pk]), {"seats": seats}, **de
+            reverse("billing_center:edit", args=[remote_support.pk]), {"seats": seats}, **de
         )
         assert edit.status_code == 200
         typed = message if seats else "Geben Sie die Anzahl der Lizenzen ein."
@@ -256,7 +257,7 @@ def test_the_card_form_refuses_bad_input_with_a_message_and_keeps_the_card(
 ):
     before = state_of(account)
     response = signed_in.post(
-        reverse("checkout:payment_method"),
+        reverse("payments:payment_method"),
         {**VALID_CARD, field: value},
         headers={"accept-language": language},
     )
@@ -299,14 +300,14 @@ def test_the_account_switcher_answers_bad_input_with_not_found(signed_in, admin,
     value = value.format(
         pk_arabic=str(beta.pk).translate(ARABIC), pk_fullwidth=str(beta.pk).translate(FULLWIDTH)
     )
-    signed_in.get(reverse("subscriptions:home"))
+    signed_in.get(reverse("billing_center:home"))
     chosen = signed_in.session.get(SESSION_ACCOUNT_KEY)
     before = every_row_count()
-    response = signed_in.post(reverse("subscriptions:switch_account"), {"account": value})
+    response = signed_in.post(reverse("billing_center:switch_account"), {"account": value})
     assert response.status_code == 404
     assert signed_in.session.get(SESSION_ACCOUNT_KEY) == chosen
     assert every_row_count() == before
-    page = signed_in.get(reverse("subscriptions:home")).content.decode()
+    page = signed_in.get(reverse("billing_center:home")).content.decode()
     assert "Remote Support" in page or "Acme GmbH" in page
 
 

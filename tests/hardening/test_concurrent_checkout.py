@@ -22,8 +22,9 @@ from django.test import Client
 from django.urls import reverse
 
 from checkout import services
-from checkout.gateways import SandboxGateway
-from checkout.models import CartLine, Order, Payment
+from checkout.models import CartLine, Order
+from payments.gateways import SandboxGateway
+from payments.models import Payment
 from subscriptions.models import CreditLedgerEntry, SeatChange
 from tests.factories import (
     MembershipFactory,

@@ -27,7 +27,8 @@ from django.urls import reverse
 from moneyed import Money
 
 from checkout.forms import REVIEW_SALT
-from checkout.models import CartLine, Order, Payment
+from checkout.models import CartLine, Order
+from payments.models import Payment
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from subscriptions.proration import QUOTE_AMOUNTS, add_months, quote_seat_change
 from subscriptions.templatetags.billing import money
@@ -59,7 +60,7 @@ def review_facts(token: str) -> dict:
 
 def edit(client: Client, subscription, seats: int):
     return client.post(
-        reverse("subscriptions:edit", args=[subscription.pk]), {"seats": str(seats), "add": "1"}
+        reverse("billing_center:edit", args=[subscription.pk]), {"seats": str(seats), "add": "1"}
     )
 
 

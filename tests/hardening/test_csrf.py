@@ -22,7 +22,7 @@ from django.apps import apps
 from django.test import Client
 from django.urls import resolve, reverse
 
-from checkout.models import StripeEvent
+from payments.models import StripeEvent
 from subscriptions.access import SESSION_ACCOUNT_KEY
 from tests.factories import MembershipFactory
 from tests.hardening.routes import Route, all_routes
@@ -33,10 +33,14 @@ pytestmark = pytest.mark.django_db
 UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 # By design the only view without the CSRF check: Stripe signs what it sends.
-CSRF_EXEMPT = {"checkout:stripe_webhook"}
+CSRF_EXEMPT = {"payments:stripe_webhook"}
 
 ROUTES = list(all_routes())
-PORTAL = [r for r in ROUTES if r.name.split(":")[0] in ("subscriptions", "checkout")]
+PORTAL = [
+    r
+    for r in ROUTES
+    if r.name.split(":")[0] in ("billing_center", "checkout", "payments", "renewals")
+]
 OTHERS = [r for r in ROUTES if r not in PORTAL]
 
 
@@ -144,7 +148,7 @@ def test_every_other_request_without_the_token_is_refused_and_changes_nothing(
 def test_the_same_request_with_the_token_goes_through(acme_setup, account, browser):
     """The control: the 403s above are the CSRF check, not a broken request."""
     remote_support = acme_setup["history"]["subscriptions"][0]
-    edit = reverse("subscriptions:edit", args=[remote_support.pk])
+    edit = reverse("billing_center:edit", args=[remote_support.pk])
     page = browser.get(edit).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     response = browser.post(edit, {"seats": "6", "add": "1", "csrfmiddlewaretoken": token})
@@ -160,7 +164,7 @@ def stripe_signature(payload: str, secret: str, at: int) -> str:
 def test_the_stripe_webhook_needs_no_csrf_token_but_its_signature(settings, db):
     settings.STRIPE_WEBHOOK_SECRET = "whsec_csrf_suite"
     browser = Client(enforce_csrf_checks=True)
-    url = reverse("checkout:stripe_webhook")
+    url = reverse("payments:stripe_webhook")
     payload = json.dumps(
         {
             "id": "evt_csrf_suite",

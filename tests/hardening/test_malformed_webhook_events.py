@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from checkout.models import Payment, StripeEvent
+from payments.models import Payment, StripeEvent
 
 WEBHOOK = "/stripe/webhook/"
 SECRET = "whsec_malformed_suite"

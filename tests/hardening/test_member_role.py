@@ -17,7 +17,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from tests.factories import MembershipFactory, SeatAssignmentFactory
 from tests.hardening.routes import Route
 from tests.hardening.test_csrf import PORTAL, every_row_count
@@ -37,7 +37,7 @@ ASK = {
 # What a page about Acme's billing would show: card, prices, amounts, products.
 SECRETS_OF_BILLING = ("4242", "3155", "Visa", "42.00", "274.89", "Remote Support v5", "seti_")
 
-MEMBER_VIEWS = [r for r in PORTAL if r.name != "checkout:stripe_webhook"]
+MEMBER_VIEWS = [r for r in PORTAL if r.name != "payments:stripe_webhook"]
 
 
 @pytest.fixture
@@ -92,13 +92,13 @@ def assert_told_to_ask(response, language: str = "en") -> None:
 def test_every_portal_page_is_covered():
     names = {route.name for route in MEMBER_VIEWS}
     assert {
-        "subscriptions:home",
-        "subscriptions:edit",
-        "subscriptions:preview",
+        "billing_center:home",
+        "billing_center:edit",
+        "billing_center:preview",
         "checkout:cart_line_remove",
         "checkout:place",
-        "checkout:payment_method",
-        "checkout:stripe_card_saved",
+        "payments:payment_method",
+        "payments:stripe_card_saved",
         "checkout:authenticate",
         "checkout:order",
     } <= names
@@ -139,9 +139,9 @@ def test_with_stripe_a_member_never_reaches_the_gateway(settings, account, histo
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: a call would show
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     methods = list(PaymentMethod.objects.filter(account=account).values_list())
-    assert_told_to_ask(member.get(reverse("checkout:payment_method")))
+    assert_told_to_ask(member.get(reverse("payments:payment_method")))
     assert_told_to_ask(
-        member.post(reverse("checkout:stripe_card_saved"), {"setup_intent": "seti_123"})
+        member.post(reverse("payments:stripe_card_saved"), {"setup_intent": "seti_123"})
     )
     assert list(PaymentMethod.objects.filter(account=account).values_list()) == methods
     account.refresh_from_db()
@@ -161,6 +161,6 @@ def test_a_member_of_acme_who_administers_another_account_does_not_reach_acmes_t
             url = reverse(name, kwargs=kwargs)
             assert client.get(url).status_code == 404, url
             assert client.post(url, FORM).status_code == 404, url
-    home = client.get(reverse("subscriptions:home")).content.decode()
+    home = client.get(reverse("billing_center:home")).content.decode()
     assert "Beta AG" in home and "4242" not in home
     assert snapshot(account) == before

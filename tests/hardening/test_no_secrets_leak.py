@@ -30,7 +30,8 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from checkout.models import Order, PaymentMethod, StripeEvent
+from checkout.models import Order
+from payments.models import PaymentMethod, StripeEvent
 from tests.pages import review_token
 from tests.payments import conftest as payments
 from tests.payments import test_stripe_webhooks as webhooks
@@ -148,7 +149,16 @@ def assert_nothing_leaked(caplog, pages: list[str]) -> None:
 def log_everything(caplog):
     """Every logger at DEBUG, including Stripe's library and Django's request errors."""
     caplog.set_level(logging.DEBUG)
-    for name in ("stripe", "django", "django.request", "checkout", "celery", "urllib3"):
+    for name in (
+        "stripe",
+        "django",
+        "django.request",
+        "checkout",
+        "payments",
+        "renewals",
+        "celery",
+        "urllib3",
+    ):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
@@ -170,7 +180,7 @@ def test_sandbox_card_page_and_a_crash_keep_no_card_data(
     PaymentMethod.objects.filter(account=account).delete()
     client.force_login(admin)
     pages = []
-    card_page = reverse("checkout:payment_method")
+    card_page = reverse("payments:payment_method")
     # A typo: the form comes back without the number and CVC.
     typo = client.post(card_page, {"card_number": TYPED, "expiry": "13/30", "cvc": CVC})
     assert typo.status_code == 400
@@ -258,11 +268,11 @@ def test_stripe_path_keeps_no_card_data_and_no_secret(
     pages = []
 
     # The card page: Stripe.js collects the card; the portal gets the SetupIntent's id.
-    card_page = client.get(reverse("checkout:payment_method")).content.decode()
+    card_page = client.get(reverse("payments:payment_method")).content.decode()
     pages.append(card_page)
     assert PUBLISHABLE_KEY in card_page and 'name="card_number"' not in card_page
     setup_intent = stripe_js_confirms_card(localstripe_url, card_page)
-    saved = client.post(reverse("checkout:stripe_card_saved"), {"setup_intent": setup_intent})
+    saved = client.post(reverse("payments:stripe_card_saved"), {"setup_intent": setup_intent})
     assert saved.status_code == 302
     assert PaymentMethod.objects.get(account=account, is_default=True).last4 == "4444"
 

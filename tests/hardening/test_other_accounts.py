@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order
 from checkout.renewals import subscriptions_renew
+from payments.models import Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
@@ -88,22 +89,22 @@ def acme_history(frozen_now, client, admin, account, remote_support):
 def ids_of(history: dict) -> dict[str, list[dict]]:
     """For each view with an id: the kwargs naming each of Acme's things it takes."""
     return {
-        "subscriptions:edit": [{"pk": s.pk} for s in history["subscriptions"]],
-        "subscriptions:preview": [{"pk": s.pk} for s in history["subscriptions"]],
+        "billing_center:edit": [{"pk": s.pk} for s in history["subscriptions"]],
+        "billing_center:preview": [{"pk": s.pk} for s in history["subscriptions"]],
         "checkout:cart_line_remove": [{"line_id": history["line"].pk}],
         "checkout:order": [{"number": history["order"].number}],
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
-        "checkout:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
+        "renewals:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
     }
 
 
 NEVER_USED = {
-    "subscriptions:edit": {"pk": 987654321},
-    "subscriptions:preview": {"pk": 987654321},
+    "billing_center:edit": {"pk": 987654321},
+    "billing_center:preview": {"pk": 987654321},
     "checkout:cart_line_remove": {"line_id": 987654321},
     "checkout:order": {"number": "BC-20261126-NOSUCH00"},
     "checkout:authenticate": {"payment_id": 987654321},
-    "checkout:renewal_payment": {"payment_id": 987654321},
+    "renewals:renewal_payment": {"payment_id": 987654321},
 }
 
 
@@ -196,12 +197,12 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
     """The control: the 404s above are about the account, not broken urls."""
     client.force_login(admin)
     expected = {
-        "subscriptions:edit": 200,
-        "subscriptions:preview": 200,
+        "billing_center:edit": 200,
+        "billing_center:preview": 200,
         "checkout:cart_line_remove": 405,  # removing needs a POST
         "checkout:order": 200,
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
-        "checkout:renewal_payment": None,  # the renewal's page, a checkout's redirect
+        "renewals:renewal_payment": None,  # the renewal's page, a checkout's redirect
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:
@@ -222,7 +223,7 @@ def test_a_billing_admin_of_both_sees_only_the_chosen_accounts_things(
     membership = MembershipFactory(account__name="Beta AG")
     MembershipFactory(account=account, user=membership.user)
     client.force_login(membership.user)
-    client.post(reverse("subscriptions:switch_account"), {"account": membership.account_id})
+    client.post(reverse("billing_center:switch_account"), {"account": membership.account_id})
     before = snapshot(account)
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
+from payments.models import Payment, PaymentMethod
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.pages import review_token
 from tests.shared_fixtures import NOV_1, put_in_cart
@@ -31,7 +32,7 @@ def beta(admin, account):
 
 
 def switch(client, account) -> None:
-    response = client.post(reverse("subscriptions:switch_account"), {"account": account.pk})
+    response = client.post(reverse("billing_center:switch_account"), {"account": account.pk})
     assert response.status_code == 302
 
 

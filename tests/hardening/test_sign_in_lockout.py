@@ -75,9 +75,9 @@ def test_the_fifth_failure_locks_even_the_right_password_until_the_cool_off_has_
     frozen_now.shift(timedelta(seconds=2))  # 15 minutes and a second after the last failure
     accepted = sign_in(client, "anna@acme.example", PASSWORD)
     assert accepted.status_code == 302
-    assert accepted.url == reverse("subscriptions:home")
+    assert accepted.url == reverse("billing_center:home")
     assert is_signed_in(client)
-    assert client.get(reverse("subscriptions:home")).status_code == 200
+    assert client.get(reverse("billing_center:home")).status_code == 200
 
 
 def test_attempts_during_the_lockout_do_not_extend_it(client, admin, frozen_now):

@@ -28,7 +28,8 @@ import pytest
 import stripe
 from django.urls import reverse
 
-from checkout.models import Cart, Order, Payment
+from checkout.models import Cart, Order
+from payments.models import Payment
 from subscriptions.models import SeatChange
 from tests.payments import conftest as payments
 from tests.payments.conftest import STRIPE_KEY, charges_for

@@ -20,7 +20,8 @@ from django.urls import reverse
 from moneyed import Money
 
 from checkout.forms import REVIEW_SALT
-from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import Account, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.pages import review_token, shown
@@ -112,7 +113,7 @@ def test_add_to_cart_takes_only_the_count_for_the_subscription_in_the_url(
 ):
     globex_before = rows_of(globex)
     response = signed_in.post(
-        reverse("subscriptions:edit", args=[remote_support.pk]),
+        reverse("billing_center:edit", args=[remote_support.pk]),
         {"seats": "7", "add": "1", **tampering_fields(globex)},
     )
     assert response.status_code == 302
@@ -132,14 +133,14 @@ def test_the_minus_button_cannot_be_made_to_jump(signed_in, account, remote_supp
     """Only −1 and +1 adjust the count; any other 'adjust' is not a button of the page."""
     for adjust in ("-1000", "+1000", "1e9", "+٣"):
         response = signed_in.post(
-            reverse("subscriptions:edit", args=[remote_support.pk]),
+            reverse("billing_center:edit", args=[remote_support.pk]),
             {"seats": "8", "adjust": adjust},
         )
         # Not an adjustment: the form is taken as "Add to cart" with the typed count.
         assert response.status_code == 302, adjust
         assert CartLine.objects.get(cart__account=account).new_seats == 8
     page = signed_in.post(
-        reverse("subscriptions:edit", args=[remote_support.pk]),
+        reverse("billing_center:edit", args=[remote_support.pk]),
         {"seats": "8", "adjust": "-1"},
     ).content.decode()
     assert 'value="7"' in page and shown(page, "preview-total") == "€274.89"
@@ -328,7 +329,7 @@ def test_the_card_form_saves_what_the_card_number_says_for_the_own_account_only(
 ):
     globex_before = rows_of(globex)
     response = signed_in.post(
-        reverse("checkout:payment_method"),
+        reverse("payments:payment_method"),
         {
             "card_number": "5555 5555 5555 4444",
             "expiry": "04/31",
@@ -351,7 +352,7 @@ def test_the_card_form_saves_what_the_card_number_says_for_the_own_account_only(
         2031,
     )
     assert card.gateway_reference != globex.payment_methods.get().gateway_reference
-    page = signed_in.get(reverse("checkout:payment_method")).content.decode()
+    page = signed_in.get(reverse("payments:payment_method")).content.decode()
     page = page.replace("<strong>", "").replace("</strong>", "")
     assert "Mastercard •••• 4444" in page and "•••• 0000" not in page
     assert rows_of(globex) == globex_before

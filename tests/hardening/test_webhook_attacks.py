@@ -23,8 +23,9 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from checkout.models import Order, Payment, StripeEvent
+from checkout.models import Order
 from checkout.services import PaymentRequiresAction
+from payments.models import Payment, StripeEvent
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.payments import conftest as payments
 from tests.payments.conftest import STRIPE_KEY, WEBHOOK_SECRET
@@ -414,21 +415,21 @@ def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_
     """3-D Secure done: Stripe sends payment_intent.succeeded and Stripe.js brings the admin
     back at the same moment. Here the admin's return places the order between the event
     being stored and the webhook completing it (the real order of a real race)."""
-    from checkout import webhooks
-    from checkout.gateways import StripeGateway
+    from checkout import receivers
     from checkout.services import payment_authenticated
+    from payments.gateways import StripeGateway
     from tests.payments.test_stripe_payments import refunds_for
 
     payment = awaiting_authentication
     authenticate_at_stripe(payment, success=True)
-    complete_for_the_webhook = webhooks.payment_complete
+    complete_for_the_webhook = receivers.payment_complete
 
     def admin_returns_first(*, payment):
         fresh = Payment.objects.get(pk=payment.pk)
         payment_authenticated(payment=fresh, result=StripeGateway().retrieve(payment=fresh))
         return complete_for_the_webhook(payment=payment)
 
-    monkeypatch.setattr(webhooks, "payment_complete", admin_returns_first)
+    monkeypatch.setattr(receivers, "payment_complete", admin_returns_first)
     at = now()
     body = event_body("evt_race", "payment_intent.succeeded", payment, created=at)
     with django_capture_on_commit_callbacks(execute=True):

@@ -103,7 +103,7 @@ def row_counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
         for model in apps.get_models()
-        if model._meta.app_label in {"subscriptions", "checkout"}
+        if model._meta.app_label in {"subscriptions", "payments", "checkout"}
     }
 
 

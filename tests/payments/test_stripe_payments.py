@@ -10,8 +10,7 @@ import pytest
 from django.urls import reverse
 from moneyed import Money
 
-from checkout.gateways import to_minor_units
-from checkout.models import Cart, Order, Payment, PaymentMethod
+from checkout.models import Cart, Order
 from checkout.selectors import cart_review
 from checkout.services import (
     PaymentFailed,
@@ -19,6 +18,8 @@ from checkout.services import (
     PaymentUnavailable,
     order_place,
 )
+from payments.gateways import to_minor_units
+from payments.models import Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.models import SeatChange
 from tests.payments.conftest import (
@@ -37,7 +38,7 @@ def save_card(client, admin, number: str) -> PaymentMethod:
     account = admin.memberships.get().account
     setup_intent = stripe_card(account, number)
     client.force_login(admin)
-    response = client.post(reverse("checkout:stripe_card_saved"), {"setup_intent": setup_intent})
+    response = client.post(reverse("payments:stripe_card_saved"), {"setup_intent": setup_intent})
     assert response.status_code == 302
     return PaymentMethod.objects.get(account=account, is_default=True)
 
@@ -90,7 +91,7 @@ def client_base() -> str:
 
 def test_the_card_page_names_the_publishable_key_and_a_setup_intent(client, stripe_admin):
     client.force_login(stripe_admin)
-    page = client.get(reverse("checkout:payment_method")).content.decode()
+    page = client.get(reverse("payments:payment_method")).content.decode()
     assert 'data-publishable-key="pk_test_portal_suite"' in page
     assert 'name="setup_intent" value="seti_' in page
     assert 'name="card_number"' not in page  # card numbers never reach our server
@@ -98,7 +99,7 @@ def test_the_card_page_names_the_publishable_key_and_a_setup_intent(client, stri
 
 def test_a_forged_setup_intent_is_refused(client, stripe_admin):
     client.force_login(stripe_admin)
-    response = client.post(reverse("checkout:stripe_card_saved"), {"setup_intent": "seti_forged"})
+    response = client.post(reverse("payments:stripe_card_saved"), {"setup_intent": "seti_forged"})
     assert response.status_code == 302
     assert not PaymentMethod.objects.exists()
 

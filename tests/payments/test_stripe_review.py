@@ -8,8 +8,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from checkout.gateways import StripeGateway, to_minor_units
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
+from payments.gateways import StripeGateway, to_minor_units
+from payments.models import Payment, PaymentMethod
 from tests.factories import MembershipFactory
 from tests.payments.conftest import charges_for, stripe_card, stripe_card_on_file
 
@@ -118,7 +119,7 @@ def test_a_new_card_set_up_by_stripe_js_pays_the_order(
     card = PaymentMethod.objects.get(account=account, is_default=True)
     assert (card.brand, card.last4, card.gateway) == ("Visa", "5556", "stripe")
     assert payment.payment_method == card and card.gateway_reference.startswith("pm_")
-    page = client.get(reverse("checkout:payment_method")).content.decode()
+    page = client.get(reverse("payments:payment_method")).content.decode()
     assert "Visa •••• 5556" in page
 
 
@@ -148,7 +149,7 @@ def test_a_setup_intent_not_confirmed_for_this_account_is_refused(
 
 def test_a_setup_intent_is_made_for_the_page_on_demand(client, stripe_admin, stripe_js):
     client.force_login(stripe_admin)
-    url = reverse("checkout:stripe_setup_intent")
+    url = reverse("payments:stripe_setup_intent")
     assert client.get(url).status_code == 405
     response = client.post(url)
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
@@ -164,7 +165,7 @@ def test_a_setup_intent_is_made_for_the_page_on_demand(client, stripe_admin, str
 def test_the_setup_intent_page_is_stripe_only(client, stripe_admin, settings):
     settings.PAYMENT_GATEWAY = "sandbox"
     client.force_login(stripe_admin)
-    assert client.post(reverse("checkout:stripe_setup_intent")).status_code == 404
+    assert client.post(reverse("payments:stripe_setup_intent")).status_code == 404
 
 
 def test_every_page_loads_stripe_js_from_the_setting(client, stripe_admin, stripe_js):
@@ -172,7 +173,7 @@ def test_every_page_loads_stripe_js_from_the_setting(client, stripe_admin, strip
     token = review_token(review_page(client, stripe_admin))
     placed = client.post(reverse("checkout:place"), {"review": token})
     assert placed.status_code == 302 and placed["Location"].endswith("/authenticate/")
-    for url in (reverse("checkout:payment_method"), placed["Location"]):
+    for url in (reverse("payments:payment_method"), placed["Location"]):
         page = client.get(url).content.decode()
         assert f'<script src="{stripe_js}"></script>' in page, url
         assert "https://js.stripe.com" not in page

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from checkout.models import Order, Payment, StripeEvent
+from checkout.models import Order
 from checkout.services import PaymentRequiresAction
+from payments.models import Payment, StripeEvent
 from tests.payments.conftest import STRIPE_KEY, WEBHOOK_SECRET
 from tests.payments.test_stripe_payments import (
     authenticate_at_stripe,

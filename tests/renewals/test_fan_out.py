@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from checkout.models import Order, OrderLine, Payment
+from checkout.models import Order, OrderLine
 from checkout.renewals import subscriptions_renew
+from payments.models import Payment
 from subscriptions.models import Subscription
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.renewals.conftest import DEC_1

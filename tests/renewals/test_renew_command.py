@@ -10,7 +10,8 @@ import time_machine
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import Subscription
 from tests.payments.conftest import free_port
 from tests.renewals.conftest import DEC_1, subscribe

@@ -10,14 +10,15 @@ import pytest
 import time_machine
 from moneyed import Money
 
-from checkout.gateways import SandboxGateway
-from checkout.models import Order, OrderLine, Payment, PaymentMethod
+from checkout.models import Order, OrderLine
 from checkout.renewals import (
     RENEWAL_CLAIM,
     renewal_order_number,
     renewal_token,
     subscriptions_renew,
 )
+from payments.gateways import SandboxGateway
+from payments.models import Payment, PaymentMethod
 from subscriptions.models import Account, CreditLedgerEntry, Subscription
 from subscriptions.selectors import account_credit_balance
 from tests.factories import MembershipFactory, PaymentMethodFactory
@@ -476,7 +477,7 @@ def test_a_payment_another_run_is_charging_is_left_to_it(acme):
 
 
 def test_an_unanswered_charge_is_left_open_for_the_next_run(acme):
-    from checkout.gateways import GatewayUnavailable
+    from payments.gateways import GatewayUnavailable
 
     class Silent(SandboxGateway):
         def charge_off_session(self, *, payment):

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.urls import reverse
 from moneyed import Money
 
-from checkout.gateways import SandboxGateway
-from checkout.models import Order, Payment, PaymentMethod
+from checkout.models import Order
 from checkout.renewals import renewal_token, subscriptions_renew
-from checkout.tasks import renewal_authentication_requests_dispatch
+from payments.gateways import SandboxGateway
+from payments.models import Payment, PaymentMethod
+from renewals.tasks import renewal_authentication_requests_dispatch
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance
 from tests.factories import MembershipFactory, PaymentMethodFactory
@@ -64,7 +65,7 @@ def anna(client, acme):
 
 
 def page_url(payment: Payment) -> str:
-    return reverse("checkout:renewal_payment", args=[payment.pk])
+    return reverse("renewals:renewal_payment", args=[payment.pk])
 
 
 def test_the_payment_waits_for_the_customer_and_the_subscription_goes_past_due(waiting):
@@ -259,13 +260,13 @@ def test_an_admin_of_two_accounts_completes_it_in_the_account_chosen(waiting, cl
     other = MembershipFactory(account__name="Aaa Other GmbH", user__email="anna2@acme.example")
     MembershipFactory(account=acme, user=other.user)
     client.force_login(other.user)
-    client.post(reverse("subscriptions:switch_account"), {"account": other.account_id})
+    client.post(reverse("billing_center:switch_account"), {"account": other.account_id})
     payment = Payment.objects.get()
     assert client.get(page_url(payment)).status_code == 404
     assert client.post(page_url(payment), {"outcome": "authenticated"}).status_code == 404
     assert not Order.objects.exists()
 
-    client.post(reverse("subscriptions:switch_account"), {"account": acme.pk})
+    client.post(reverse("billing_center:switch_account"), {"account": acme.pk})
     assert client.get(page_url(payment)).status_code == 200
     assert client.post(page_url(payment), {"outcome": "authenticated"}).status_code == 302
     assert Order.objects.get().account == acme
@@ -273,7 +274,7 @@ def test_an_admin_of_two_accounts_completes_it_in_the_account_chosen(waiting, cl
 
 def test_the_customer_completing_it_while_a_retry_asks_the_bank_is_recorded_once(waiting):
     """The page wins the race: the run's record step finds the period renewed and keeps out."""
-    from checkout.renewal_payments import renewal_payment_authenticate
+    from renewals.payments import renewal_payment_authenticate
 
     class CustomerMeanwhile(SandboxGateway):
         def retrieve(self, *, payment):
@@ -297,7 +298,7 @@ def test_the_customer_completing_it_while_a_retry_asks_the_bank_is_recorded_once
 
 
 def test_credit_held_by_an_authentication_stripe_reported_failed_is_given_back(acme):
-    from checkout.webhooks import stripe_event_handle
+    from payments.webhooks import stripe_event_handle
 
     give_credit(acme, "100.00")
     PaymentMethod.objects.filter(account=acme).update(last4="3155")
@@ -360,7 +361,7 @@ def test_the_checkout_authentication_page_sends_a_renewal_payment_to_its_own_pag
 
 def test_the_customer_failing_it_while_a_retry_asks_the_bank_stays_failed(acme):
     """The run's answer from before the customer's is not written over theirs."""
-    from checkout.renewal_payments import RenewalPaymentFailed, renewal_payment_authenticate
+    from renewals.payments import RenewalPaymentFailed, renewal_payment_authenticate
 
     give_credit(acme, "100.00")
     PaymentMethod.objects.filter(account=acme).update(last4="3155")
@@ -397,8 +398,8 @@ def test_the_page_twice_the_webhook_and_a_retry_at_once_record_one_order(transac
 
     from django.db import connection
 
-    from checkout.renewal_payments import renewal_payment_authenticate
-    from checkout.webhooks import stripe_event_handle
+    from payments.webhooks import stripe_event_handle
+    from renewals.payments import renewal_payment_authenticate
 
     membership = MembershipFactory(account__name="Acme GmbH", account__country="DE")
     PaymentMethodFactory(account=membership.account, last4="3155")

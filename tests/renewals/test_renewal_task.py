@@ -12,7 +12,7 @@ import time_machine
 
 from billing_portal import celery_app
 from checkout.models import Order
-from checkout.renewal_tasks import renew_subscriptions_task
+from renewals.tasks import renew_subscriptions_task
 from tests.helpers import ROOT
 from tests.renewals.conftest import DEC_1, subscribe
 
@@ -30,7 +30,7 @@ def test_a_worker_started_afresh_knows_the_renewal_task():
         "import django; django.setup()\n"
         "from billing_portal import celery_app\n"
         "celery_app.loader.import_default_modules()\n"
-        "print('checkout.renewal_tasks.renew_subscriptions_task' in celery_app.tasks)\n"
+        "print('renewals.tasks.renew_subscriptions_task' in celery_app.tasks)\n"
     )
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings"}
     result = subprocess.run(

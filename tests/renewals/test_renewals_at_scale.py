@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
 from checkout import renewals
-from checkout.gateways import SandboxGateway
-from checkout.models import Order, OrderLine, Payment, PaymentMethod
+from checkout.models import Order, OrderLine
 from checkout.renewals import subscriptions_due, subscriptions_renew
+from payments.gateways import SandboxGateway
+from payments.models import Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance

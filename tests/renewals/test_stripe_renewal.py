@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 from moneyed import Money
 
-from checkout.models import Order, Payment
+from checkout.models import Order
 from checkout.renewals import renewal_token, subscriptions_renew
+from payments.models import Payment
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end

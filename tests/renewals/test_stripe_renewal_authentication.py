@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.urls import reverse
 
-from checkout.models import Order, Payment
+from checkout.models import Order
 from checkout.renewals import subscriptions_renew
-from checkout.webhooks import stripe_event_handle
+from payments.models import Payment
+from payments.webhooks import stripe_event_handle
 from subscriptions import clock
 from subscriptions.models import Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory
@@ -44,7 +45,7 @@ def billing_admin(client, stripe_customer):  # noqa: F811
 
 
 def page_url(payment: Payment) -> str:
-    return reverse("checkout:renewal_payment", args=[payment.pk])
+    return reverse("renewals:renewal_payment", args=[payment.pk])
 
 
 @pytest.mark.django_db

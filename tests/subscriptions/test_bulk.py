@@ -10,8 +10,9 @@ from django.forms.models import model_to_dict
 from djmoney.models.fields import MoneyField
 from moneyed import Money
 
-from checkout.models import Order, Payment
+from checkout.models import Order
 from checkout.renewals import _payments_insert
+from payments.models import Payment
 from subscriptions.bulk import money_columns, rows_insert
 
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)

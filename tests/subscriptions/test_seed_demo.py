@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from moneyed import Money
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions.models import Account, Membership, Subscription, User
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def row_counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
         for model in apps.get_models()
-        if model._meta.app_label in {"subscriptions", "checkout", "auth"}
+        if model._meta.app_label in {"subscriptions", "payments", "checkout", "auth"}
     }
 
 

@@ -12,7 +12,8 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment
+from checkout.models import Cart, CartLine, Order, OrderLine
+from payments.models import Payment
 from subscriptions.models import CreditLedgerEntry, SeatChange
 from subscriptions.statements import (
     instance_insert,

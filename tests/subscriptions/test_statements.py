@@ -16,7 +16,7 @@ def test_a_new_object_built_positionally_is_the_one_keyword_arguments_build():
     import time_machine
     from moneyed import Money
 
-    from checkout.models import Payment
+    from payments.models import Payment
     from subscriptions.statements import attnames, instance_new
 
     at = datetime(2026, 12, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
-    response = client.get(reverse("subscriptions:home"))
+    response = client.get(reverse("billing_center:home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
@@ -49,7 +49,7 @@ def test_the_page_speaks_german(client):
     membership = MembershipFactory()
     SubscriptionFactory(account=membership.account)
     client.force_login(membership.user)
-    response = client.get(reverse("subscriptions:home"), headers={"accept-language": "de"})
+    response = client.get(reverse("billing_center:home"), headers={"accept-language": "de"})
     page = response.content.decode()
     assert response["Content-Language"] == "de"
     assert "Nächstes Rechnungsdatum" in page
@@ -65,6 +65,6 @@ def test_dates_are_shown_in_the_account_time_zone(client):
         current_period_end=datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
     )
     client.force_login(membership.user)
-    page = client.get(reverse("subscriptions:home")).content.decode()
+    page = client.get(reverse("billing_center:home")).content.decode()
     assert "Jan. 1, 2027" in page
     assert "Dec. 31, 2026" not in page

@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 from django.db import transaction
 from moneyed import Money
 
-from checkout.gateways import (
+from checkout.models import Order
+from checkout.renewals import (
+    credit_given_back,
+    credit_held,
+    renewal_order_number,
+    renewal_paid_record,
+)
+from payments.gateways import (
     FAILED,
     REQUIRES_ACTION,
     SUCCEEDED,
@@ -34,14 +41,7 @@ from checkout.gateways import (
     SandboxGateway,
     get_gateway,
 )
-from checkout.models import Order, Payment
-from checkout.renewals import (
-    credit_given_back,
-    credit_held,
-    renewal_order_number,
-    renewal_paid_record,
-)
-from checkout.webhooks import RENEWAL_TOKEN_PREFIX
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.money import round_money

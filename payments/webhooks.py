@@ -13,13 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from checkout.gateways import SUCCEEDED, ChargeResult
-from checkout.models import Payment, StripeEvent
-from checkout.services import CheckoutError, payment_complete
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment, StripeEvent
+from payments.signals import payment_taken
 
 logger = logging.getLogger(__name__)
-
-RENEWAL_TOKEN_PREFIX = "renewal:"
 
 # Stripe's own default: an event signed more than five minutes ago is refused.
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -129,27 +126,15 @@ def stripe_event_handle(*, event_id: str, event_type: str, created: datetime, pa
     except IntegrityError:
         return "duplicate"
     if completion is not None:
-        # The admin authenticated but left before the order was placed: place it now.
-        try:
-            if completion.checkout_token.startswith(RENEWAL_TOKEN_PREFIX):
-                _renewal_complete(completion)
-            else:
-                payment_complete(payment=completion)
-        except CheckoutError as error:
-            logger.warning("Payment %s could not complete its order: %s", completion.pk, error)
-        except Exception:  # the event is stored; the reconciliation sweep retries
-            logger.exception("Payment %s: completing after its webhook failed", completion.pk)
+        # The admin authenticated but left before the order was written: write it now.
+        for _receiver, outcome in payment_taken.send_robust(sender=Payment, payment=completion):
+            if isinstance(outcome, Exception):  # the event is stored; the sweep retries
+                logger.error(
+                    "Payment %s: completing after its webhook failed",
+                    completion.pk,
+                    exc_info=outcome,
+                )
     return event.result
-
-
-def _renewal_complete(payment: Payment) -> None:
-    """The customer authenticated a renewal payment (and may have closed the page)."""
-    from checkout.renewal_payments import RenewalPaymentError, renewal_payment_complete
-
-    try:
-        renewal_payment_complete(payment=payment, result=ChargeResult(SUCCEEDED, payment.reference))
-    except RenewalPaymentError as error:
-        logger.warning("Renewal payment %s could not be recorded: %s", payment.pk, error)
 
 
 def _payment_intent_event(event_type: str, intent: dict, created: datetime):

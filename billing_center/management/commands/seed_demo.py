@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from moneyed import Money
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions import clock
 from subscriptions.models import (
     Account,

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from subscriptions import views
+from billing_center import views
 
-app_name = "subscriptions"
+app_name = "billing_center"
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,7 +1,7 @@
 """Renew every subscription whose billing period has ended (checkout.renewals).
 
 The same service the beat schedule runs every 15 minutes
-(checkout.renewal_tasks.renew_subscriptions_task). Safe to run again and twice
+(renewals.tasks.renew_subscriptions_task). Safe to run again and twice
 at once: each period is renewed, and charged, at most once.
 """
 
@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from kombu.exceptions import KombuError
 
-from checkout.renewal_tasks import renew_subscriptions_shard_task
 from checkout.renewals import (
     ERROR,
     PAST_DUE,
@@ -26,6 +25,7 @@ from checkout.renewals import (
     subscriptions_due,
     subscriptions_renew,
 )
+from renewals.tasks import renew_subscriptions_shard_task
 from subscriptions import clock
 from subscriptions.management.cli import OperationsCommand, parse_instant, parse_whole_number
 

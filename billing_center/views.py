@@ -15,8 +15,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checkout.models import CartLine
-from checkout.selectors import default_payment_method
 from checkout.services import cart_line_set
+from payments.cards import default_payment_method
 from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
 from subscriptions.forms import WHOLE_NUMBER, SeatsForm
 from subscriptions.messages import quote_problem_message
@@ -37,7 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The Billing Center: each subscription with its licenses, price and next billing date."""
     account = request.account
     if account.is_corporate:
-        return render(request, "subscriptions/corporate.html")
+        return render(request, "billing_center/corporate.html")
     subscriptions = account_subscriptions(account=account)
     cart_rows = list(
         CartLine.objects.filter(cart__account=account).values_list("subscription_id", "new_seats")
@@ -48,7 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
         subscription.in_cart = in_cart.get(subscription.pk)
     return render(
         request,
-        "subscriptions/home.html",
+        "billing_center/home.html",
         {
             "subscriptions": subscriptions,
             "payment_method": default_payment_method(account=account),
@@ -72,7 +72,7 @@ def switch_account(request: HttpRequest) -> HttpResponse:
     safe = next_url.startswith("/") and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return redirect(next_url if safe else reverse("subscriptions:home"))
+    return redirect(next_url if safe else reverse("billing_center:home"))
 
 
 def _editable_subscription(request: HttpRequest, pk: int) -> Subscription:
@@ -171,7 +171,7 @@ def _subscription_edit(request: HttpRequest, subscription: Subscription) -> Http
         "in_cart": line,
         **_preview(subscription, preview_seats),
     }
-    return render(request, "subscriptions/edit.html", context)
+    return render(request, "billing_center/edit.html", context)
 
 
 @billing_admin_required
@@ -187,4 +187,4 @@ def _subscription_preview(request: HttpRequest, subscription: Subscription) -> H
     context = {"subscription": subscription, **_preview(subscription, seats)}
     if seats is None:
         context["preview_error"] = _("Enter the number of licenses as a whole number, such as 7.")
-    return render(request, "subscriptions/_preview.html", context)
+    return render(request, "billing_center/_preview.html", context)

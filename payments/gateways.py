@@ -32,11 +32,11 @@ import stripe
 from django.conf import settings
 from moneyed import Money
 
-from checkout.models import PaymentMethod
+from payments.models import PaymentMethod
 from subscriptions.money import minor_unit_places
 
 if TYPE_CHECKING:
-    from checkout.models import Payment
+    from payments.models import Payment
     from subscriptions.models import Account
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,25 @@
+"""The checkout's answers to what the payments app reports."""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import receiver
+
+from checkout.services import CheckoutError, payment_complete
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from payments.signals import payment_taken
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(payment_taken, dispatch_uid="checkout.order_from_payment_taken")
+def order_from_payment_taken(sender, payment: Payment, **kwargs) -> None:
+    """Place the order of a Place order attempt whose money a webhook reported taken:
+    if its review still holds it is placed, else the money is given back."""
+    if payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX):
+        return
+    try:
+        payment_complete(payment=payment)
+    except CheckoutError as error:
+        logger.warning("Payment %s could not complete its order: %s", payment.pk, error)

@@ -1,0 +1,147 @@
+"""The renewals' background work: the periodic renewal run, fanned out in shards, and
+the request to authenticate a renewal payment, sent once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+
+from checkout.renewals import subscriptions_renew
+from checkout.tasks import (
+    ALREADY_SENT,
+    BUSY,
+    GAVE_UP,
+    NOT_FOUND,
+    SENT,
+    TRANSIENT_ERRORS,
+    error_text,
+    retry_countdown,
+)
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from renewals.emails import renewal_authentication_send
+from subscriptions import clock
+
+logger = logging.getLogger(__name__)
+
+NOT_WAITING = "not waiting"  # the renewal payment was completed or failed: nothing to ask
+
+
+@shared_task(acks_late=True)
+def renew_subscriptions_task() -> dict:
+    """Renew what is due now. Safe beside another run; the next run is its retry."""
+    summary = subscriptions_renew(at=clock.now())
+    if summary.failed:
+        logger.warning(summary.line())
+    else:
+        logger.info(summary.line())
+    return summary.as_dict()
+
+
+@shared_task(acks_late=True, ignore_result=False)
+def renew_subscriptions_shard_task(at: str, index: int, count: int, batch_size: int = 1000) -> dict:
+    """One shard of a fanned-out run (``renew_subscriptions --fan-out``): the accounts
+    whose id is ``index`` modulo ``count``. Returns the shard's summary for the command.
+    """
+    summary = subscriptions_renew(
+        at=datetime.fromisoformat(at), batch_size=batch_size, shard=(index, count)
+    )
+    logger.log(
+        logging.WARNING if summary.failed else logging.INFO,
+        "shard %s/%s: %s",
+        index + 1,
+        count,
+        summary.line(),
+    )
+    return summary.as_dict()
+
+
+# -- The request to authenticate a renewal payment --------------------------------------
+
+
+def renewal_authentication_request_deliver(*, payment_id: int, skip_locked: bool = False) -> str:
+    """Ask the billing admins, once, to authenticate a renewal payment that waits for them.
+
+    As ``order_confirmation_deliver``: the payment's row lock is held from the
+    check to the record, so two runs never both send. A payment no longer
+    waiting (completed, failed) needs no request. Raises what the SMTP server
+    or the network raised; the request then stays unsent.
+    """
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+            .select_related("account", "payment_method")
+            .filter(pk=payment_id)
+            .first()
+        )
+        if payment is None:
+            exists = Payment.objects.filter(pk=payment_id).exists()
+            return BUSY if skip_locked and exists else NOT_FOUND
+        if payment.authentication_requested_at is not None:
+            return ALREADY_SENT
+        if payment.status != Payment.Status.REQUIRES_ACTION or payment.order_id is not None:
+            return NOT_WAITING
+        connection = get_connection(timeout=settings.ORDER_EMAIL_SMTP_TIMEOUT)
+        renewal_authentication_send(payment=payment, connection=connection)
+        payment.authentication_requested_at = clock.now()
+        payment.save(update_fields=["authentication_requested_at", "updated_at"])
+    logger.info("Authentication request for renewal payment %s sent", payment_id)
+    return SENT
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def send_renewal_authentication_request(self, payment_id: int) -> str:
+    """Send the request to authenticate a renewal payment once; safe to run twice.
+
+    Retries on SMTP and network errors with the confirmation's backoff; after
+    ``ORDER_EMAIL_MAX_RETRIES`` the sweeper keeps trying (the request stays unsent).
+    """
+    try:
+        return renewal_authentication_request_deliver(payment_id=payment_id)
+    except TRANSIENT_ERRORS as error:
+        retries = self.request.retries
+        if retries >= settings.ORDER_EMAIL_MAX_RETRIES:
+            logger.error("Authentication request for payment %s not sent: %s", payment_id, error)
+            return GAVE_UP
+        raise self.retry(exc=error, countdown=retry_countdown(retries)) from error
+
+
+@shared_task(acks_late=True)
+def dispatch_renewal_authentication_requests(older_than_seconds: float | None = None) -> dict:
+    """The periodic sweep of the requests the broker lost (CELERY_BEAT_SCHEDULE)."""
+    older_than = None if older_than_seconds is None else timedelta(seconds=older_than_seconds)
+    outcomes = renewal_authentication_requests_dispatch(older_than=older_than)
+    return {str(pk): outcome for pk, outcome in outcomes.items()}
+
+
+def renewal_authentication_requests_dispatch(
+    *, older_than: timedelta | None = None, limit: int | None = None
+) -> dict[int, str]:
+    """Send the requests that stayed unsent (the broker was down, a worker died)."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.ORDER_EMAIL_SWEEP_AFTER)
+    due = list(
+        Payment.objects.filter(
+            status=Payment.Status.REQUIRES_ACTION,
+            order__isnull=True,
+            authentication_requested_at__isnull=True,
+            checkout_token__startswith=RENEWAL_TOKEN_PREFIX,
+            updated_at__lte=clock.now() - older_than,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[: limit or settings.ORDER_EMAIL_SWEEP_BATCH]
+    )
+    outcomes = {}
+    for payment_id in due:
+        try:
+            outcomes[payment_id] = renewal_authentication_request_deliver(
+                payment_id=payment_id, skip_locked=True
+            )
+        except Exception as error:  # the next sweep tries again
+            logger.exception("Sweeper could not send the authentication request %s", payment_id)
+            outcomes[payment_id] = error_text(error)
+    return outcomes
