@@ -221,16 +221,19 @@ def markdown_tables(scaling: dict) -> str:
     renewals = scaling.get("renewals") or []
     if renewals:
         out += [
-            "| due subscriptions | subscriptions/s | peak RSS | RSS before the run | seconds |",
-            "| ---: | ---: | ---: | ---: | ---: |",
+            "| due subscriptions | subscriptions/s | peak RSS | RSS before the run "
+            "| seconds | CPU per subscription |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for point in renewals:
+            cpu, due = point.get("cpu_seconds"), point.get("due")
             out.append(
                 f"| {point['subscriptions']:,} "
                 f"| {_cell(point.get('subscriptions_per_second'), ',.0f')}/s "
                 f"| {_cell(point.get('peak_rss_mb'), ',.0f')} MB "
                 f"| {_cell(point.get('rss_before_run_mb'), ',.0f')} MB "
-                f"| {_cell(point.get('seconds'), ',.1f')} |"
+                f"| {_cell(point.get('seconds'), ',.1f')} "
+                f"| {_cell(1000 * cpu / due if cpu and due else None, '.2f')} ms |"
             )
     center = scaling.get("billing_center") or []
     if center:
