@@ -1,6 +1,6 @@
 """`make bench`: the portal's throughput against the floor of its own stack, in one run.
 
-    make bench                                  # the full run (about 10 minutes)
+    make bench                                  # the full run (about 12 minutes)
     make bench BENCH_OPTS=--quick               # a smoke run (about 1 minute)
     BENCH_SECONDS=60 make bench                 # longer measurements
 
@@ -25,6 +25,8 @@
 5. pgbench TPC-B-like at 4 clients on a scratch database (PostgreSQL's own
    ceiling on this machine), then ``bench/renewals.py`` (and its fan-out to
    Celery workers if it offers one).
+6. ``bench/scaling.py`` (unless --no-scaling): renewals of a tenth as many,
+   and the Billing Center of accounts with 1, 10 and 100 subscriptions.
 
 Prints one table (figure, value, target, ratio, pass/fail) and writes
 bench/results/latest.json (``--quick`` writes bench/results/quick.json).
