@@ -72,7 +72,8 @@ format: $(VENV)/.installed-test
 # `make bench`: the portal under load against the floor of its own stack, in one run
 # (docs/benchmarks.md): gunicorn with 2 sync workers on a PostgreSQL database of its
 # own, Place order, Billing Center and review against the floor views of bench/floor.py,
-# pgbench, and bench/renewals.py. Prints one table, writes bench/results/latest.json.
+# pgbench, bench/renewals.py and bench/scaling.py (renewals of 10,000 as well, the Billing
+# Center of 1, 10, 100 subscriptions). Prints one table, writes bench/results/latest.json.
 # BENCH_SECONDS=60 measures longer; BENCH_OPTS=--quick is a one-minute smoke run.
 BENCH_OPTS ?=
 .PHONY: bench
@@ -86,6 +87,13 @@ BENCH_ARGS ?=
 .PHONY: bench-renewals
 bench-renewals: $(VENV)/.installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/renewals.py $(BENCH_ARGS)
+
+# `make bench-scaling`: how the cost grows with the work. Renewals of 10,000 and 100,000
+# due subscriptions (BENCH_ARGS=--million adds 1,000,000), and the Billing Center's time
+# and queries for an account of 1, 10 and 100 subscriptions; writes bench/results/scaling.json.
+.PHONY: bench-scaling
+bench-scaling: $(VENV)/.installed
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/scaling.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .hypothesis

@@ -197,6 +197,50 @@ def seed(*, place_accounts: int, read_accounts: int, now: datetime) -> Populatio
     return Population(place=place, read=read)
 
 
+def seed_billing_center(*, sizes: tuple[int, ...], now: datetime) -> dict[int, User]:
+    """One account per size with that many subscriptions; its billing admin by size.
+
+    As the pages benchmark's reading accounts: active subscriptions whose period
+    started three days before ``now``, one license of the first assigned, a cart
+    with a line for each of the first two, a Visa card on file. An account has one
+    open subscription per plan, so there are as many products as the largest size.
+    """
+    products = Product.objects.bulk_create(
+        Product(name=f"Bench scaling product {n:03}") for n in range(max(sizes))
+    )
+    plans = Plan.objects.bulk_create(
+        Plan(product=product, interval="month", price=Money("9.00", "EUR"), max_seats=100_000)
+        for product in products
+    )
+    start = now - timedelta(days=3)
+    end = period_end(start, "month")
+    accounts, users = _accounts_create("scaling", range(len(sizes)), now)
+    admins: dict[int, User] = {}
+    for size, account, user in zip(sizes, accounts, users, strict=True):
+        subscriptions = Subscription.objects.bulk_create(
+            Subscription(
+                account=account,
+                plan=plan,
+                status=Subscription.Status.ACTIVE,
+                seats=5 + n % 7,
+                billing_anchor=start,
+                current_period_start=start,
+                current_period_end=end,
+            )
+            for n, plan in enumerate(plans[:size])
+        )
+        SeatAssignment.objects.create(subscription=subscriptions[0], user=user)
+        cart = Cart.objects.create(account=account)
+        CartLine.objects.bulk_create(
+            CartLine(cart=cart, subscription=sub, new_seats=sub.seats + 2, added_at=now)
+            for sub in subscriptions[:2]
+        )
+        admins[size] = user
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return admins
+
+
 def verify(*, admins, floor_requests: int) -> dict:
     """What the load generator saw placed against what the database holds.
 

@@ -261,3 +261,50 @@ def test_a_checkout_round_places_real_orders_the_check_accepts(
     assert any("7 orders seen by the client, 6 in the database" in p for p in doctored["problems"])
     assert any("subscriptions without the licenses" in p for p in doctored["problems"])
     assert any(p.startswith("floor:") for p in doctored["problems"])
+
+
+# -- Scaling (bench/scaling.py) ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_scaling_accounts_show_every_subscription_in_the_same_queries(client):
+    from bench.population import seed_billing_center
+    from bench.scaling import MARKER
+
+    admins = seed_billing_center(sizes=(1, 10), now=timezone.now())
+    counts = {}
+    for size, user in admins.items():
+        client.force_login(user)
+        client.get("/")  # the first request of a session may warm caches
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/")
+        assert response.status_code == 200
+        assert response.content.count(MARKER) == size
+        counts[size] = len(_statements(queries))
+    assert counts[1] == counts[10]
+
+
+def test_scaling_rows_compare_each_size_with_the_smallest():
+    from bench.report import scaling_figures, table
+    from bench.scaling import markdown_tables, scaling_ok
+
+    scaling = {
+        "renewals": [
+            {"subscriptions": 10_000, "subscriptions_per_second": 2000.0, "peak_rss_mb": 90.0},
+            {"subscriptions": 100_000, "subscriptions_per_second": 1800.0, "peak_rss_mb": 99.0},
+        ],
+        "billing_center": [
+            {"subscriptions": 1, "median_ms": 10.0, "queries": 6},
+            {"subscriptions": 100, "median_ms": 40.0, "queries": 6},
+            {"subscriptions": 10, "error": "measurement failed"},
+        ],
+    }
+    rows = {row.name.strip(): row for row in scaling_figures(scaling)}
+    assert rows["Renewals of 100,000 (subscriptions/s)"].ratio == pytest.approx(0.9)
+    assert rows["peak RSS at 100,000"].ratio == pytest.approx(1.1)
+    assert rows["Billing Center, 100 subscriptions (median)"].ratio == pytest.approx(4.0)
+    assert rows["queries, 100 subscriptions"].value == 6
+    assert all(row.passed is None for row in rows.values())  # no targets, information only
+    assert "6" in table(list(rows.values()))
+    assert not scaling_ok(scaling)
+    assert "| 100,000 | 1,800/s | 99 MB |" in markdown_tables(scaling)
