@@ -60,6 +60,8 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Mod
 from moneyed import Money
 
+from checkout.attempts import payment_attempt_new, payment_attempts_create
+from checkout.batch_writes import rows_update
 from checkout.gateways import (
     FAILED,
     REQUIRES_ACTION,
@@ -69,13 +71,13 @@ from checkout.gateways import (
     get_gateway,
 )
 from checkout.models import Order, OrderLine, Payment, PaymentMethod
+from checkout.orders import OrderDraft, orders_write, subscriptions_save
 from subscriptions import clock
-from subscriptions.bulk import money_columns, rows_insert, rows_update
+from subscriptions.credit import credit_balances
 from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, Subscription
-from subscriptions.money import CurrencyMismatch, round_money, zero
+from subscriptions.money import round_money, zero
 from subscriptions.proration import RenewalQuote, period_containing, quote_renewal
 from subscriptions.selectors import standard_tax_rates
-from subscriptions.statements import attnames, instance_new
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
 logger = logging.getLogger(__name__)
@@ -106,13 +108,13 @@ _SUBSCRIPTION_FIELDS = [
     "next_renewal_attempt_at",
     "updated_at",
 ]
-_SUBSCRIPTION_ATTNAMES = attnames(Subscription)
+_SUBSCRIPTION_ATTNAMES = [field.attname for field in Subscription._meta.concrete_fields]
+# What recording an unpaid renewal's attempt changes (a paid one: the order writer's).
 _PAYMENT_FIELDS = [
     "status",
     "reference",
     "client_secret",
     "failure_reason",
-    "order",
     "claimed_until",
     "updated_at",
 ]
@@ -272,30 +274,6 @@ def _next_period(subscription: Subscription) -> tuple[datetime, datetime]:
     start = subscription.current_period_end
     _, end = period_containing(subscription.billing_anchor, subscription.plan.interval, start)
     return start, end
-
-
-def _credit_balances(account_ids: Iterable[int], accounts: dict[int, Account]) -> dict:
-    """Each account's credit balance (one query); a foreign-currency ledger gives an error."""
-    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    rows = (
-        CreditLedgerEntry.objects.filter(account_id__in=account_ids)
-        .values("account_id", "amount_currency")
-        .annotate(total=Sum("amount"))
-        .values_list("account_id", "amount_currency", "total")
-    )
-    for account_id, currency, total in rows:
-        totals[account_id][currency] = total
-    balances: dict[int, Money | CurrencyMismatch] = {}
-    for account_id in account_ids:
-        currency = accounts[account_id].currency
-        foreign = sorted(set(totals[account_id]) - {currency})
-        if foreign:
-            balances[account_id] = CurrencyMismatch(
-                f"the credit ledger holds entries in {', '.join(foreign)}, not only {currency}"
-            )
-        else:
-            balances[account_id] = round_money(totals[account_id].get(currency) or 0, currency)
-    return balances
 
 
 def credit_held(account_ids: Iterable[int], numbers: Iterable[str]) -> dict[str, Decimal]:
@@ -470,7 +448,7 @@ class _RenewalRun:
             return None
         batch = _Batch(last_pk=subscriptions[-1].pk)
         accounts = {s.account_id: s.account for s in subscriptions}
-        balances = _credit_balances(list(accounts), accounts)
+        balances = credit_balances(accounts.values())
         attempts = _attempts_by_token(
             renewal_token(s.pk, s.current_period_end) for s in subscriptions
         )
@@ -525,7 +503,7 @@ class _RenewalRun:
             account_ids = list(accounts)
             tokens = {s.pk: renewal_token(s.pk, s.current_period_end) for s in subscriptions}
             attempts = _attempts_by_token(tokens.values())
-            balances = _credit_balances(account_ids, accounts)
+            balances = credit_balances(accounts.values())
             methods = {
                 method.account_id: method
                 for method in PaymentMethod.objects.filter(
@@ -553,7 +531,6 @@ class _RenewalRun:
             )
 
             new_payments: list[Payment] = []
-            account_field, method_field = Payment.account.field, Payment.payment_method.field
             reclaimed: list[Payment] = []
             ledger: list[CreditLedgerEntry] = []
             paid_now: list[_Renewal] = []
@@ -641,32 +618,27 @@ class _RenewalRun:
                     paid_now.append(renewal)
                     continue
                 method = methods.get(subscription.account_id)
-                renewal.payment = payment = instance_new(
-                    Payment,
-                    account_id=subscription.account_id,
-                    payment_method_id=method.pk if method is not None else None,
+                renewal.payment = payment_attempt_new(
+                    account=subscription.account,
+                    payment_method=method,
                     checkout_token=renewal.token,
                     idempotency_key=f"{renewal.token}:{len(previous) + 1}",
-                    gateway=self.gateway.name,
-                    amount_currency=quote.currency,
+                    gateway_name=self.gateway.name,
                     amount=quote.amount_due,
                     quoted_at=self.at,
-                    fingerprint="",
                     language=language,
                     claimed_until=claimed_until,
                     created_at=now,
                 )
-                account_field.set_cached_value(payment, subscription.account)
-                method_field.set_cached_value(payment, method)
                 new_payments.append(renewal.payment)
                 batch.to_charge.append(renewal)
 
-            _payments_insert(new_payments)
+            payment_attempts_create(new_payments)
             if reclaimed:
                 rows_update(Payment, reclaimed, ["status", "claimed_until", "updated_at"])
-            changed += self._record_paid(paid_now, batch, now=now)
+            self._record_paid(paid_now, batch, now=now)
             CreditLedgerEntry.objects.bulk_create(ledger)
-            rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
+            subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
         return batch
 
     def finish(self, batch: _Batch) -> None:
@@ -781,11 +753,11 @@ class _RenewalRun:
                     continue
                 payment, result = renewal.payment, renewal.result
                 payment.updated_at = now
-                payments.append(payment)
                 if result is None or result.status not in (SUCCEEDED, FAILED, REQUIRES_ACTION):
                     # Not answered, not tried in time, or still undecided at the gateway: the
                     # attempt stays open (no reference kept) and the next run asks again.
                     payment.claimed_until = None
+                    payments.append(payment)
                     reason = (result.failure_reason or result.status) if result else "not tried"
                     batch.outcomes.append(renewal.outcome(UNAVAILABLE, reason=reason))
                     continue
@@ -802,6 +774,7 @@ class _RenewalRun:
                     payment.status = Payment.Status.REQUIRES_ACTION
                     payment.client_secret = result.client_secret or payment.client_secret
                     payment.failure_reason = "authentication_required"
+                    payments.append(payment)
                     _dunning_step(subscription, at=self.at, now=now)
                     changed.append(subscription)
                     action = (
@@ -816,6 +789,7 @@ class _RenewalRun:
                 # A decline, or an authentication the customer failed or gave up.
                 payment.status = Payment.Status.FAILED
                 payment.failure_reason = result.failure_reason or result.status
+                payments.append(payment)
                 if renewal.quote.credit_applied.amount:
                     ledger.append(
                         credit_given_back(
@@ -831,76 +805,63 @@ class _RenewalRun:
                     SUSPENDED if subscription.status == Subscription.Status.SUSPENDED else PAST_DUE
                 )
                 batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
-            changed += self._record_paid(paid, batch, now=now)
-            rows_update(Payment, payments, _PAYMENT_FIELDS)
+            self._record_paid(paid, batch, now=now)
+            if payments:
+                rows_update(Payment, payments, _PAYMENT_FIELDS)
             CreditLedgerEntry.objects.bulk_create(ledger)
-            rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
+            subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
 
-    def _record_paid(self, renewals: list[_Renewal], batch: _Batch, *, now) -> list[Subscription]:
-        """Orders, lines and next periods for paid renewals; emails after commit."""
+    def _record_paid(self, renewals: list[_Renewal], batch: _Batch, *, now) -> list[Order]:
+        """Orders, lines and next periods for paid renewals (the order writer); emails
+        after commit."""
         if not renewals:
             return []
         nothing = _Zeros()  # a line's credit: zero in the quote's currency
-        order_ids = rows_insert(
-            Order,
-            {"kind": Order.Kind.RENEWAL, "placed_by": None, "placed_at": now},
-            [
-                {
-                    "number": renewal.number,
-                    "account_id": renewal.subscription.account_id,
-                    "effective_at": renewal.new_start,
-                    "idempotency_key": renewal.token,
-                    "language": renewal.language,
-                    "tax_kind": str(renewal.treatment.kind),
-                    "tax_rate": renewal.quote.tax_rate,
-                    "vat_number": renewal.subscription.account.vat_number,
-                    **money_columns(
-                        credit=nothing[renewal.quote.currency],
-                        charge=renewal.quote.charge,
-                        subtotal=renewal.quote.charge,
-                        tax=renewal.quote.tax,
-                        total=renewal.quote.total,
-                        credit_applied=renewal.quote.credit_applied,
-                        credit_added=renewal.quote.credit_added,
-                        amount_due=renewal.quote.amount_due,
-                    ),
-                    "payment_method_label": (
-                        str(renewal.payment.payment_method)
-                        if renewal.payment and renewal.payment.payment_method
-                        else ""
-                    ),
-                }
-                for renewal in renewals
-            ],
-        )
-        lines = []
-        changed = []
-        for renewal, order_id in zip(renewals, order_ids, strict=True):
+        drafts = []
+        for renewal in renewals:
             subscription, quote = renewal.subscription, renewal.quote
-            lines.append(
-                {
-                    "order_id": order_id,
-                    "subscription_id": subscription.pk,
-                    "product_name": subscription.plan.product.name,
-                    "interval": subscription.plan.interval,
-                    "from_seats": subscription.seats,
-                    "to_seats": subscription.seats,
-                    "period_start": subscription.current_period_start,
-                    "period_end": subscription.current_period_end,
-                    "new_period_start": renewal.new_start,
-                    "new_period_end": renewal.new_end,
-                    **money_columns(
-                        unit_price=quote.unit_price,
-                        credit=nothing[quote.currency],
-                        charge=quote.charge,
-                        subtotal=quote.charge,
-                        tax=quote.tax,
-                        total=quote.total,
-                    ),
-                }
+            payment = renewal.payment
+            order = Order(
+                kind=Order.Kind.RENEWAL,
+                number=renewal.number,
+                account=subscription.account,
+                placed_by=None,
+                placed_at=now,
+                effective_at=renewal.new_start,
+                idempotency_key=renewal.token,
+                language=renewal.language,
+                tax_kind=str(renewal.treatment.kind),
+                tax_rate=quote.tax_rate,
+                vat_number=subscription.account.vat_number,
+                credit=nothing[quote.currency],
+                charge=quote.charge,
+                subtotal=quote.charge,
+                tax=quote.tax,
+                total=quote.total,
+                credit_applied=quote.credit_applied,
+                credit_added=quote.credit_added,
+                amount_due=quote.amount_due,
+                payment_method_label=(
+                    str(payment.payment_method) if payment and payment.payment_method else ""
+                ),
             )
-            if renewal.payment is not None:
-                renewal.payment.order_id = order_id
+            line = OrderLine(
+                subscription=subscription,
+                product_name=subscription.plan.product.name,
+                interval=subscription.plan.interval,
+                from_seats=subscription.seats,
+                to_seats=subscription.seats,
+                unit_price=quote.unit_price,
+                period_start=subscription.current_period_start,
+                period_end=subscription.current_period_end,
+                new_period_start=renewal.new_start,
+                new_period_end=renewal.new_end,
+                credit=nothing[quote.currency],
+                charge=quote.charge,
+                subtotal=quote.charge,
+                tax=quote.tax,
+                total=quote.total,
+            )
             subscription.status = Subscription.Status.ACTIVE
             subscription.current_period_start = renewal.new_start
             subscription.current_period_end = renewal.new_end
@@ -908,13 +869,13 @@ class _RenewalRun:
             subscription.renewal_attempts = 0
             subscription.next_renewal_attempt_at = None
             subscription.updated_at = now
-            changed.append(subscription)
+            drafts.append(
+                OrderDraft(order=order, lines=[line], subscriptions=[subscription], payment=payment)
+            )
             batch.outcomes.append(renewal.outcome(RENEWED))
             if renewal.new_end <= self.at:
                 batch.behind.append(subscription.pk)
-            _confirmation_queue(order_id)
-        rows_insert(OrderLine, {}, lines)
-        return changed
+        return orders_write(drafts, subscription_fields=_SUBSCRIPTION_FIELDS)
 
 
 def _claims_release(batch: _Batch) -> None:
@@ -945,53 +906,6 @@ def _with_plans(subscriptions: list[Subscription]) -> list[Subscription]:
     for subscription in subscriptions:
         cache.set_cached_value(subscription, plans[subscription.plan_id])
     return subscriptions
-
-
-def _payments_insert(payments: list[Payment]) -> None:
-    """Insert new renewal payments (``rows_insert``) and give each its id."""
-    if not payments:
-        return
-    first = payments[0]
-
-    def shared(payment: Payment) -> tuple:
-        return (payment.gateway, payment.quoted_at, payment.fingerprint, payment.claimed_until)
-
-    if any(shared(payment) != shared(first) for payment in payments):
-        raise ValueError("a batch's payments share their gateway, quote and claim")
-    ids = rows_insert(
-        Payment,
-        {
-            "gateway": first.gateway,
-            "quoted_at": first.quoted_at,
-            "fingerprint": first.fingerprint,
-            "claimed_until": first.claimed_until,
-        },
-        [
-            {
-                "account_id": payment.account_id,
-                "payment_method_id": payment.payment_method_id,
-                "checkout_token": payment.checkout_token,
-                "idempotency_key": payment.idempotency_key,
-                "language": payment.language,
-                "status": str(payment.status),
-                "created_at": payment.created_at,
-                **money_columns(amount=payment.amount),
-            }
-            for payment in payments
-        ],
-    )
-    for payment, pk in zip(payments, ids, strict=True):
-        payment.pk = pk
-        payment._state.adding = False
-        payment._state.db = connection.alias
-
-
-def _confirmation_queue(order_id: int) -> None:
-    from checkout.tasks import send_order_confirmation
-
-    # Robust: a broker that is down must not undo a renewal; the email stays pending on
-    # the order and the sweeper sends it.
-    transaction.on_commit(lambda: send_order_confirmation.delay(order_id), robust=True)
 
 
 def _authentication_request_queue(payment_id: int) -> None:
@@ -1165,9 +1079,8 @@ def renewal_paid_record(
             f"renewal's {_amount(renewal.quote.amount_due)}"
         )
     renewal.payment = payment
-    changed = run._record_paid([renewal], _Batch(last_pk=subscription.pk), now=now)
-    rows_update(Subscription, changed, _SUBSCRIPTION_FIELDS, increment=["version"])
-    return Order.objects.get(pk=payment.order_id)
+    [order] = run._record_paid([renewal], _Batch(last_pk=subscription.pk), now=now)
+    return order
 
 
 def _require_shard(shard: object) -> tuple[int, int]:

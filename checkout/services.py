@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from moneyed import Money
 
+from checkout.attempts import payment_attempt_create, payment_attempt_new, payment_attempts_create
 from checkout.gateways import (
     FAILED,
     PENDING,
@@ -25,7 +25,8 @@ from checkout.gateways import (
     StripeCardSetup,
     get_gateway,
 )
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
+from checkout.models import Cart, CartLine, Order, Payment, PaymentMethod
+from checkout.orders import cart_token_rotate, seat_change_order_write
 from checkout.selectors import (
     CartReview,
     account_locked,
@@ -38,17 +39,8 @@ from checkout.selectors import (
 )
 from subscriptions import clock
 from subscriptions.messages import quote_problem_message
-from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
+from subscriptions.models import Account, SeatChange, Subscription, User
 from subscriptions.selectors import subscription_seat_change_quote
-from subscriptions.statements import (
-    FixedStatement,
-    instance_insert,
-    instance_update,
-    instance_update_write,
-    objects_insert,
-    table_column,
-    writes_run,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -120,30 +112,6 @@ class PaymentInProgress(CheckoutError):
     code = "payment_in_progress"
 
 
-def _cart_lines_delete_sql() -> str:
-    table, cart = table_column(CartLine, "cart")
-    return f"DELETE FROM {table} WHERE {cart} = %s"  # noqa: S608 (the models' own names)
-
-
-_CART_LINES_DELETE = FixedStatement(_cart_lines_delete_sql(), [])  # a placed cart is emptied
-
-
-# What placing an order changes on each of its subscriptions.
-SUBSCRIPTION_CHANGED_FIELDS = [
-    "status",
-    "seats",
-    "billing_anchor",
-    "current_period_start",
-    "current_period_end",
-    "version",
-]
-
-
-def _rotate_checkout_token(cart: Cart) -> None:
-    cart.checkout_token = uuid.uuid4()
-    instance_update(cart, ["checkout_token", "updated_at"])
-
-
 def cart_line_set(
     *, account: Account, subscription: Subscription, new_seats: int, assigned_seats: int
 ) -> CartLine:
@@ -171,7 +139,7 @@ def cart_line_set(
             subscription=subscription,
             defaults={"new_seats": new_seats, "added_at": clock.now()},
         )
-        _rotate_checkout_token(cart)
+        cart_token_rotate(cart)
     return line
 
 
@@ -182,11 +150,7 @@ def cart_line_remove(*, account: Account, line_id: int) -> None:
         cart = Cart.objects.get(account=account)
         line = CartLine.objects.get(cart=cart, pk=line_id)
         line.delete()
-        _rotate_checkout_token(cart)
-
-
-def _order_number(at: datetime) -> str:
-    return f"BC-{at:%Y%m%d}-{secrets.token_hex(4).upper()}"
+        cart_token_rotate(cart)
 
 
 def order_place(
@@ -274,13 +238,14 @@ def _payment_claim(
             # Nothing to charge: quote, check and write in this one transaction.
             review = _review_as_seen(account, checkout_token, quoted_at, fingerprint)
             _require_reviewed_amount(review, amount_due)
-            return _order_write(
+            return seat_change_order_write(
                 account=account,
                 review=review,
                 placed_by=placed_by,
                 checkout_token=checkout_token,
                 language=language,
                 payment=None,
+                cart=review.cart,
             )
         attempts = (
             checkout_attempts_locked(account=account, checkout_token=checkout_token)
@@ -297,7 +262,7 @@ def _payment_claim(
                 # Paid, or interrupted mid-way: finish it (the gateway is asked what
                 # happened) rather than start another payment that could charge twice.
                 attempt.claimed_until = now + PAYMENT_CLAIM
-                instance_update(attempt, ["claimed_until", "updated_at"])
+                attempt.save(update_fields=["claimed_until", "updated_at"])
                 return attempt
             if attempt.status == Payment.Status.REQUIRES_ACTION:
                 if card is None:
@@ -324,13 +289,13 @@ def _payment_claim(
                 and latest.updated_at >= now - DECLINE_REPEATED_WITHIN
             ):
                 raise PaymentFailed(latest.failure_reason)
-        attempt = Payment(
+        attempt = payment_attempt_new(
             account=account,
             payment_method=payment_method,
             created_by=placed_by,
             checkout_token=checkout_token,
             idempotency_key=f"checkout:{checkout_token}:{len(attempts) + 1}",
-            gateway=gateway.name,
+            gateway_name=gateway.name,
             amount=amount_due,
             quoted_at=quoted_at,
             fingerprint=fingerprint,
@@ -342,7 +307,7 @@ def _payment_claim(
             # Nothing is asked of anyone: the reference is a function of the row's own
             # idempotency key, so it is committed with the row (no separate write).
             attempt.reference = gateway.prepare(payment=attempt)
-        instance_insert(attempt)
+        payment_attempts_create([attempt])
         attempt.is_new = True  # never sent to the gateway: confirm without asking first
         return attempt
 
@@ -390,13 +355,14 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
             if not result.succeeded:
                 raise _NotPaid(result)
             payment.status = Payment.Status.SUCCEEDED
-            return _order_write(
+            return seat_change_order_write(
                 account=account,
                 review=review,
                 placed_by=payment.created_by,
                 checkout_token=payment.checkout_token,
                 language=payment.language,
                 payment=payment,
+                cart=review.cart,
             )
     except ReviewOutdated:
         _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
@@ -692,150 +658,6 @@ def _require_period_running(review: CartReview) -> None:
             raise ReviewOutdated("The billing period ended after the review.", review=review)
 
 
-def _order_write(
-    *,
-    account: Account,
-    review: CartReview,
-    placed_by: User | None,
-    checkout_token: str,
-    language: str,
-    payment: Payment | None,
-    channel: str = SeatChange.Channel.PORTAL,
-) -> Order:
-    """Write the placed order and everything it changes. Runs inside the locked transaction.
-
-    ``review`` is the cart's review (portal) or a one-line review without a
-    cart (support staff changing seats on the customer's behalf).
-    """
-    quote = review.quote
-    cart = review.cart
-    now = clock.now()
-    order = Order(
-        number=_order_number(now),
-        account=account,
-        placed_by=placed_by,
-        placed_at=now,
-        effective_at=quote.at,
-        idempotency_key=checkout_token,
-        language=language,
-        tax_kind=quote.tax.kind,
-        tax_rate=quote.tax.rate,
-        vat_number=account.vat_number,
-        credit=quote.credit,
-        charge=quote.charge,
-        subtotal=quote.subtotal,
-        tax=quote.tax_amount,
-        total=quote.total,
-        credit_applied=quote.credit_applied,
-        credit_added=quote.credit_added,
-        amount_due=quote.amount_due,
-        payment_method_label=str(payment.payment_method) if payment else "",
-    )
-    instance_insert(order)
-    subscriptions = {line.subscription_id: line.subscription for line in review.lines}
-    lines = [
-        OrderLine(
-            order=order,
-            subscription_id=line.subscription_id,
-            product_name=subscriptions[line.subscription_id].plan.product.name,
-            interval=line.interval,
-            from_seats=line.current_seats,
-            to_seats=line.new_seats,
-            unit_price=line.unit_price,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            new_period_start=line_quote.new_period_start,
-            new_period_end=line_quote.new_period_end,
-            credit=line_quote.credit,
-            charge=line_quote.charge,
-            subtotal=line_quote.subtotal,
-            tax=line_quote.tax,
-            total=line_quote.total,
-        )
-        for line, line_quote in quote.lines
-    ]
-    history = [
-        SeatChange(
-            subscription_id=line.subscription_id,
-            from_seats=line.current_seats,
-            to_seats=line.new_seats,
-            at=quote.at,
-            changed_by=placed_by,
-            channel=channel,
-            order_reference=order.number,
-        )
-        for line, _ in quote.lines
-    ]
-    changed = []
-    for line, line_quote in quote.lines:
-        # Locked by the re-quote (cart_lines(lock=True)), so its version is the current one.
-        subscription = subscriptions[line.subscription_id]
-        subscription.status = Subscription.Status.ACTIVE
-        subscription.seats = line.new_seats
-        subscription.billing_anchor = line_quote.new_period_start
-        subscription.current_period_start = line_quote.new_period_start
-        subscription.current_period_end = line_quote.new_period_end
-        subscription.version += 1
-        changed.append(instance_update_write(subscription, SUBSCRIPTION_CHANGED_FIELDS))
-    # The account is locked and the quote was made from its balance under this
-    # lock, so the entries keep the balance at or above zero.
-    ledger = []
-    if quote.credit_added.amount > 0:
-        ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))
-    if quote.credit_applied.amount > 0:
-        ledger.append((-quote.credit_applied, CreditLedgerEntry.Reason.APPLIED_TO_ORDER))
-    credit = [
-        CreditLedgerEntry(
-            account=account,
-            amount=amount,
-            reason=reason,
-            reference=order.number,
-            created_by=placed_by,
-            created_at=now,
-        )
-        for amount, reason in ledger
-    ]
-    cart_writes = []
-    if cart is not None:
-        cart.checkout_token = uuid.uuid4()  # the next checkout is another one
-        cart_writes = [
-            _CART_LINES_DELETE.write([cart.pk]),
-            instance_update_write(cart, ["checkout_token", "updated_at"]),
-        ]
-    payment_write = None
-    if payment is not None:
-        method = payment.payment_method
-        if method is not None and not method.is_default:  # a new card that just paid
-            PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
-            PaymentMethod.objects.filter(pk=method.pk).update(
-                is_default=True, entered_at_checkout=False
-            )
-        payment.order = order
-        payment.claimed_until = None
-        payment_write = instance_update_write(
-            payment, ["order", "status", "claimed_until", "updated_at"]
-        )
-    # Sent together, in one round trip: nothing here is read back. The payment's
-    # update comes last, so that its count of rows changed is the one returned.
-    updated = writes_run(
-        *objects_insert(lines),
-        *objects_insert(history),
-        *changed,
-        *objects_insert(credit),
-        *cart_writes,
-        payment_write,
-    )
-    if payment_write is not None and updated != 1:
-        raise DatabaseError(f"Payment {payment.pk} was not there to record its order.")
-
-    from checkout.tasks import send_order_confirmation
-
-    # Robust: a broker or SMTP failure must not turn a placed order into an error page;
-    # the email stays pending on the order for the sweeper.
-    transaction.on_commit(lambda: send_order_confirmation.delay(order.pk), robust=True)
-    return order
-
-
 def _payment_method_save(
     *, account: Account, card: CardDetails | StripeCardSetup, gateway: PaymentGateway
 ) -> PaymentMethod:
@@ -885,11 +707,8 @@ def staff_seat_change_review(*, subscription: Subscription, new_seats: int, at: 
     """
     from checkout.pricing import quote_cart
     from checkout.selectors import line_input
-    from subscriptions.selectors import (
-        account_credit_balance,
-        account_tax_treatment,
-        subscription_assigned_seats,
-    )
+    from subscriptions.credit import credit_balance
+    from subscriptions.selectors import account_tax_treatment, subscription_assigned_seats
 
     problem = line_problem(
         subscription=subscription,
@@ -903,7 +722,7 @@ def staff_seat_change_review(*, subscription: Subscription, new_seats: int, at: 
         quote = quote_cart(
             lines=[line_input(subscription=subscription, new_seats=new_seats, at=at)],
             tax=account_tax_treatment(account=account),
-            account_credit=account_credit_balance(account=account),
+            account_credit=credit_balance(account),
             at=at,
         )
     except ValueError as error:
@@ -961,13 +780,13 @@ def staff_seat_change(
                 raise StaffChangeRefused(
                     "This change costs money and the account has no card on file."
                 )
-            payment = Payment.objects.create(
+            payment = payment_attempt_create(
                 account=account,
                 payment_method=method,
                 created_by=staff,
                 checkout_token=token,
                 idempotency_key=f"{token}:1",
-                gateway=gateway.name,
+                gateway_name=gateway.name,
                 amount=review.quote.amount_due,
                 quoted_at=quoted_at,
                 fingerprint=fingerprint,
@@ -985,7 +804,7 @@ def staff_seat_change(
                     raise _NotPaid(result)
                 payment.status = Payment.Status.SUCCEEDED
             before = {"seats": locked.seats, "status": locked.status}
-            order = _order_write(
+            order = seat_change_order_write(
                 account=account,
                 review=review,
                 placed_by=staff,
