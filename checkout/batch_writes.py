@@ -5,8 +5,8 @@ batch. Django's ``bulk_update`` sends one ``CASE WHEN pk = …`` per field,
 which PostgreSQL evaluates branch by branch for every row: the cost grows
 with the square of the batch. ``bulk_create`` prepares every field of every
 row through the field, which costs more in Python than the insert costs
-PostgreSQL. On PostgreSQL these are one ``UPDATE … FROM (VALUES …)`` and one
-``INSERT … SELECT … FROM (VALUES …) RETURNING id``, composed with
+PostgreSQL. On PostgreSQL these are one ``UPDATE … FROM unnest(…)`` and one
+``INSERT … SELECT … FROM unnest(…) RETURNING id``, composed with
 ``psycopg.sql`` (identifiers from the models' metadata, every value a
 parameter). Elsewhere (SQLite for ``make run``) they are ``bulk_update`` and
 ``bulk_create``. The order writer and the payment attempts write through them.
@@ -32,9 +32,8 @@ def rows_insert(objects: list[Model]) -> list[Model]:
     """Insert new objects of one model in one statement and give each its primary key.
 
     What is stored is what ``bulk_create`` stores: each field's ``pre_save``
-    (defaults, ``auto_now``) and its preparation for the database. A value the
-    same in every row is sent once. The rows are read in the order given, so
-    the ids come back in that order.
+    (defaults, ``auto_now``) and its preparation for the database. The rows are
+    read from the arrays in the order given, so the ids come back in that order.
     """
     if not objects:
         return objects
@@ -43,40 +42,18 @@ def rows_insert(objects: list[Model]) -> list[Model]:
         return model.objects.bulk_create(objects)
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    rows = [[_db_value(field, obj) for field in fields] for obj in objects]
-    same = [
-        index
-        for index in range(len(fields))
-        if all(row[index] == rows[0][index] for row in rows)
-        and len({type(row[index]) for row in rows}) == 1
-    ]
-    differ = [index for index in range(len(fields)) if index not in same] or [0]
-    same = [index for index in same if index not in differ]
-    params = [rows[0][index] for index in same]
-    for row in rows:
-        params += [row[index] for index in differ]
-
-    def typed(index: int) -> sql.Composable:
-        return sql.SQL("{}::{}").format(
-            sql.Placeholder(), sql.SQL(fields[index].db_type(connection))
-        )
-
-    aliases = [sql.Identifier(f"c{index}") for index in differ]
-    first = sql.SQL("({})").format(sql.SQL(", ").join(typed(index) for index in differ))
-    other = sql.SQL("({})").format(sql.SQL(", ").join([sql.Placeholder()] * len(differ)))
+    # One array a column, unnested into rows in the order given: a short statement
+    # whatever the batch, parsed once.
+    columns = [[_db_value(field, obj) for obj in objects] for field in fields]
     statement = sql.SQL(
-        "INSERT INTO {table} ({columns}) SELECT {selected} "
-        "FROM (VALUES {rows}) AS v ({aliases}) RETURNING {pk}"
+        "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING {pk}"
     ).format(
         table=sql.Identifier(meta.db_table),
-        columns=sql.SQL(", ").join(sql.Identifier(fields[index].column) for index in differ + same),
-        selected=sql.SQL(", ").join(
-            [sql.SQL("v.{}").format(alias) for alias in aliases] + [typed(i) for i in same]
-        ),
-        rows=sql.SQL(", ").join([first] + [other] * (len(rows) - 1)),
-        aliases=sql.SQL(", ").join(aliases),
+        columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
+        arrays=sql.SQL(", ").join(_array(field) for field in fields),
         pk=sql.Identifier(meta.pk.column),
     )
+    params = columns
     with connection.cursor() as cursor:
         cursor.execute(statement.as_string(None), params)
         ids = [row[0] for row in cursor.fetchall()]
@@ -87,9 +64,17 @@ def rows_insert(objects: list[Model]) -> list[Model]:
     return objects
 
 
-def _db_value(field, obj: Model):
-    """The field's value as ``bulk_create`` sends it; a plain one as it is."""
-    value = field.pre_save(obj, True)
+def _array(field) -> sql.Composable:
+    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(field.db_type(connection)))
+
+
+def _db_value(field, obj: Model, *, add: bool = True):
+    """The field's value as ``bulk_create`` (or ``save``) sends it; a plain one as it is."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        value = field.pre_save(obj, add)
+    else:
+        # A new object holds every column in its __dict__ (a money field: its amount).
+        value = obj.__dict__[field.attname]
     if isinstance(value, MONEY_CLASSES):
         value = value.amount  # what djmoney's get_db_prep_save does first
     elif isinstance(value, Enum) and type(value.value) in _PLAIN:
@@ -134,20 +119,8 @@ def _bulk_update(model, objects, fields, increment) -> int:
 def _values_update(model, objects, fields, increment) -> int:
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    params = []
-    for obj in objects:
-        params += [
-            column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns
-        ]
+    params = [[_db_value(column, obj, add=False) for obj in objects] for column in columns]
     names = [sql.Identifier(column.column) for column in columns]
-    # The first row names each column's type; the others follow it (a NULL included).
-    first = sql.SQL("({})").format(
-        sql.SQL(", ").join(
-            sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(column.db_type(connection)))
-            for column in columns
-        )
-    )
-    other = sql.SQL("({})").format(sql.SQL(", ").join([sql.Placeholder()] * len(columns)))
     table = sql.Identifier(meta.db_table)
     assignments = [sql.SQL("{} = v.{}").format(name, name) for name in names[1:]]
     assignments += [
@@ -159,12 +132,12 @@ def _values_update(model, objects, fields, increment) -> int:
         for name in increment
     ]
     statement = sql.SQL(
-        "UPDATE {table} SET {assignments} FROM (VALUES {rows}) AS v ({names}) "
+        "UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({names}) "
         "WHERE {table}.{pk} = v.{pk}"
     ).format(
         table=table,
         assignments=sql.SQL(", ").join(assignments),
-        rows=sql.SQL(", ").join([first] + [other] * (len(objects) - 1)),
+        arrays=sql.SQL(", ").join(_array(column) for column in columns),
         names=sql.SQL(", ").join(names),
         pk=names[0],
     )
