@@ -14,6 +14,7 @@ parameter). Elsewhere (SQLite for ``make run``) they are ``bulk_update`` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -65,7 +66,11 @@ def rows_insert(objects: list[Model]) -> list[Model]:
 
 
 def _array(field) -> sql.Composable:
-    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(field.db_type(connection)))
+    """The parameter of one column's array, of the column's type without its length or
+    precision: an explicit cast to varchar(32) would cut a longer value to fit, where
+    the column's own (assignment) cast refuses it, as the ORM's insert does."""
+    base = re.sub(r"\(.*?\)", "", field.db_type(connection))
+    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(base))
 
 
 def _db_value(field, obj: Model, *, add: bool = True):
