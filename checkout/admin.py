@@ -60,7 +60,7 @@ class ResendForm(ReasonForm):
 
 
 def _apply_resend(order, form, staff):
-    from checkout.services import order_email_resend
+    from checkout.staff import order_email_resend
 
     order_email_resend(order=order, reason=form.cleaned_data["reason"], staff=staff)
     return f"The confirmation of {order.number} is on its way again."

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from checkout.cards import payment_method_store
 from checkout.forms import CardForm
 from checkout.gateways import (
     GatewayRefused,
@@ -24,6 +25,7 @@ from checkout.gateways import (
     get_gateway,
 )
 from checkout.models import Payment
+from checkout.payment_recovery import payment_authenticated
 from checkout.renewal_payments import (
     RenewalPaymentFailed,
     RenewalPaymentUnrecorded,
@@ -38,9 +40,7 @@ from checkout.services import (
     PaymentRequiresAction,
     PaymentUnavailable,
     ReviewOutdated,
-    payment_authenticated,
     payment_bank_step_allowed,
-    payment_method_store,
 )
 from checkout.views import DECLINE_MESSAGES
 from subscriptions.access import billing_admin_required

@@ -46,17 +46,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.db.models.functions import Mod
 from moneyed import Money
 
@@ -70,13 +67,51 @@ from checkout.gateways import (
     PaymentGateway,
     get_gateway,
 )
-from checkout.models import Order, OrderLine, Payment, PaymentMethod
-from checkout.orders import OrderDraft, orders_write, subscriptions_save
+from checkout.models import Order, Payment, PaymentMethod
+from checkout.orders import orders_write, subscriptions_save
+
+# What a run reports, and a batch's parts; imported from here by the command and tests.
+from checkout.renewal_batch import (
+    RETRY_AFTER_DAYS as RETRY_AFTER_DAYS,
+)
+from checkout.renewal_batch import (
+    Batch,
+    Renewal,
+    Zeros,
+    attempts_by_token,
+    authentication_request_queue,
+    awaiting_customer,
+    billing_languages,
+    claimed_now,
+    claims_release,
+    credit_given_back,
+    credit_held,
+    dunning_step,
+    interrupted_attempt,
+    next_period,
+    outcome_of,
+    renewal_order_draft,
+    renewal_order_number,
+    renewal_token,
+    subscriptions_due,
+    with_plans,
+)
+from checkout.renewal_report import (
+    CANCELED,
+    ERROR,
+    PAST_DUE,
+    RENEWED,
+    SUSPENDED,
+    UNAVAILABLE,
+    RenewalOutcome,
+    RenewalSummary,
+    amount_text,
+)
 from subscriptions import clock
 from subscriptions.credit import credit_balances
-from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, Subscription
-from subscriptions.money import round_money, zero
-from subscriptions.proration import RenewalQuote, period_containing, quote_renewal
+from subscriptions.models import Account, CreditLedgerEntry, Subscription
+from subscriptions.money import round_money
+from subscriptions.proration import RenewalQuote, quote_renewal
 from subscriptions.selectors import standard_tax_rates
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
@@ -86,17 +121,9 @@ logger = logging.getLogger(__name__)
 RENEWAL_CLAIM = timedelta(hours=1)
 # A batch stops charging this long before its claims run out; the rest waits for a later run.
 CLAIM_MARGIN = timedelta(minutes=10)
-# Days after the first failed charge on which it is tried again; the next failure suspends.
-RETRY_AFTER_DAYS = (1, 3, 7)
 # Distinct quotes a run remembers (price, licenses, VAT rate, credit): bounded memory.
 QUOTES_KEPT = 10_000
 
-RENEWED = "renewed"
-CANCELED = "canceled"
-PAST_DUE = "past_due"
-SUSPENDED = "suspended"
-UNAVAILABLE = "unavailable"  # the gateway did not answer: left for a later run
-ERROR = "error"  # the data does not allow a renewal (e.g. a tax rate is missing)
 
 # Every subscription a renewal changes gets its version bumped (a stale review is told apart).
 _SUBSCRIPTION_FIELDS = [
@@ -118,256 +145,6 @@ _PAYMENT_FIELDS = [
     "claimed_until",
     "updated_at",
 ]
-
-
-# -- What a run reports ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RenewalOutcome:
-    """What happened (or, in a dry run, would happen) to one period of one subscription."""
-
-    subscription_id: int
-    account: str
-    product: str
-    action: str
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-    amount_due: Money | None = None
-    credit_applied: Money | None = None
-    order_number: str = ""
-    reason: str = ""
-
-    def describe(self, *, dry_run: bool = False) -> str:
-        who = f"subscription {self.subscription_id} ({self.account}, {self.product})"
-        period = (
-            f"{self.period_start:%Y-%m-%d %H:%M} – {self.period_end:%Y-%m-%d %H:%M} UTC"
-            if self.period_start and self.period_end
-            else ""
-        )
-        due = _amount(self.amount_due) if self.amount_due is not None else ""
-        credit = (
-            f" after {_amount(self.credit_applied)} credit"
-            if self.credit_applied and self.credit_applied.amount
-            else ""
-        )
-        if self.action == RENEWED:
-            verb = "would renew" if dry_run else f"renewed ({self.order_number})"
-            return f"{verb} {who} for {period}: {due} due{credit}"
-        if self.action == CANCELED:
-            return f"{'would cancel' if dry_run else 'canceled'} {who} at its period end"
-        if self.action == PAST_DUE and self.reason == "authentication_required":
-            return (
-                f"the bank asks the customer to authenticate: {who} is past due, {due} for {period}"
-            )
-        if self.action == PAST_DUE:
-            return f"charge declined ({self.reason}): {who} is past due, {due} for {period}"
-        if self.action == SUSPENDED:
-            return f"charge declined again ({self.reason}): {who} is suspended"
-        if self.action == UNAVAILABLE:
-            return f"not charged ({self.reason}): {who} is left for a later run"
-        return f"not renewed: {who}: {self.reason}"
-
-
-def _amount(money: Money) -> str:
-    return f"{money.currency.code} {money.amount}"
-
-
-@dataclass
-class RenewalSummary:
-    """The counts of one run; in a dry run, what it would do if every charge went through."""
-
-    at: datetime
-    dry_run: bool = False
-    renewed: int = 0
-    canceled: int = 0
-    past_due: int = 0
-    suspended: int = 0
-    unavailable: int = 0
-    errors: int = 0
-    charged: dict[str, Decimal] = field(default_factory=dict)
-
-    def add(self, outcome: RenewalOutcome) -> None:
-        counter = {
-            RENEWED: "renewed",
-            CANCELED: "canceled",
-            PAST_DUE: "past_due",
-            SUSPENDED: "suspended",
-            UNAVAILABLE: "unavailable",
-            ERROR: "errors",
-        }[outcome.action]
-        setattr(self, counter, getattr(self, counter) + 1)
-        if outcome.action == RENEWED and outcome.amount_due and outcome.amount_due.amount:
-            code = outcome.amount_due.currency.code
-            self.charged[code] = self.charged.get(code, Decimal(0)) + outcome.amount_due.amount
-
-    @property
-    def failed(self) -> bool:
-        """Something could not be done and needs a later run or a person (not a decline)."""
-        return bool(self.unavailable or self.errors)
-
-    def charged_text(self) -> str:
-        return ", ".join(f"{code} {amount}" for code, amount in sorted(self.charged.items()))
-
-    def line(self) -> str:
-        charged = self.charged_text() or "nothing"
-        if self.dry_run:
-            return (
-                f"Dry run, nothing written: would renew {self.renewed} period(s), charging "
-                f"{charged}; would cancel {self.canceled}; {self.errors} error(s)."
-            )
-        return (
-            f"Renewed {self.renewed} period(s), charged {charged}; {self.past_due} failed → "
-            f"past due, {self.suspended} suspended, {self.canceled} canceled; "
-            f"{self.unavailable} left for a later run, {self.errors} error(s)."
-        )
-
-    def merge(self, other: dict) -> None:
-        """Add the counts of another run (its ``as_dict``): a fanned-out run's shards."""
-        for name in ("renewed", "past_due", "suspended", "canceled", "unavailable", "errors"):
-            setattr(self, name, getattr(self, name) + int(other[name]))
-        for code, amount in other["charged"].items():
-            self.charged[code] = self.charged.get(code, Decimal(0)) + Decimal(amount)
-
-    def as_dict(self) -> dict:
-        return {
-            "at": self.at.isoformat(),
-            "dry_run": self.dry_run,
-            "renewed": self.renewed,
-            "charged": {code: str(amount) for code, amount in sorted(self.charged.items())},
-            "past_due": self.past_due,
-            "suspended": self.suspended,
-            "canceled": self.canceled,
-            "unavailable": self.unavailable,
-            "errors": self.errors,
-        }
-
-
-# -- Reads ------------------------------------------------------------------------------
-
-
-def subscriptions_due(*, at: datetime) -> QuerySet[Subscription]:
-    """Subscriptions to renew at ``at``: the period ended, and active or due for a retry.
-
-    Corporate accounts are billed through their own channel, never charged here.
-    """
-    return Subscription.objects.filter(
-        Q(status=Subscription.Status.ACTIVE)
-        | Q(status=Subscription.Status.PAST_DUE, next_renewal_attempt_at__lte=at),
-        current_period_end__lte=at,
-        account__billing_channel=Account.BillingChannel.SELF_SERVICE,
-    )
-
-
-def renewal_token(subscription_id: int, period_start: datetime) -> str:
-    """The idempotency key of renewing one subscription for the period starting then."""
-    return f"renewal:{subscription_id}:{period_start.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
-
-
-def renewal_order_number(subscription_id: int, period_start: datetime) -> str:
-    """Readable and unique: a subscription's periods never start twice on one day."""
-    return f"RN-{period_start.astimezone(UTC):%Y%m%d}-{subscription_id}"
-
-
-def _next_period(subscription: Subscription) -> tuple[datetime, datetime]:
-    """The period after the current one, its end counted from the billing anchor."""
-    start = subscription.current_period_end
-    _, end = period_containing(subscription.billing_anchor, subscription.plan.interval, start)
-    return start, end
-
-
-def credit_held(account_ids: Iterable[int], numbers: Iterable[str]) -> dict[str, Decimal]:
-    """Credit still held by renewals' unpaid attempts, by renewal order number: what was
-    applied minus what came back."""
-    rows = (
-        CreditLedgerEntry.objects.filter(account_id__in=account_ids, reference__in=numbers)
-        .values("reference")
-        .annotate(total=Sum("amount"))
-        .values_list("reference", "total")
-    )
-    return {reference: -total for reference, total in rows}
-
-
-def credit_given_back(
-    *, account_id: int, amount: Money, reference: str, at: datetime
-) -> CreditLedgerEntry:
-    """The ledger entry (not saved) that gives back the credit an unpaid renewal held."""
-    return CreditLedgerEntry(
-        account_id=account_id,
-        amount=amount,
-        reason=CreditLedgerEntry.Reason.CORRECTION,
-        reference=reference,
-        note="Renewal not paid: the credit it held is given back",
-        created_at=at,
-    )
-
-
-def _billing_languages(account_ids: Iterable[int]) -> dict[int, str]:
-    """The language of each account's first billing admin: the renewal email's language."""
-    languages: dict[int, str] = {}
-    rows = (
-        Membership.objects.filter(account_id__in=account_ids, role=Membership.Role.BILLING_ADMIN)
-        .order_by("account_id", "pk")
-        .values_list("account_id", "user__language")
-    )
-    for account_id, language in rows:
-        languages.setdefault(account_id, language)
-    return languages
-
-
-# -- One renewal on its way through a batch ---------------------------------------------
-
-
-@dataclass
-class _Renewal:
-    subscription: Subscription
-    token: str
-    number: str
-    new_start: datetime
-    new_end: datetime
-    treatment: TaxTreatment
-    quote: RenewalQuote
-    language: str
-    payment: Payment | None = None
-    result: ChargeResult | None = None
-    # Its payment waits for the customer to authenticate: the gateway is asked how it
-    # stands, never asked to charge again.
-    waiting: bool = False
-
-    def outcome(self, action: str, *, reason: str = "") -> RenewalOutcome:
-        return _outcome(
-            self.subscription,
-            action,
-            reason,
-            period_start=self.new_start,
-            period_end=self.new_end,
-            amount_due=self.quote.amount_due,
-            credit_applied=self.quote.credit_applied,
-            order_number=self.number if action == RENEWED else "",
-        )
-
-
-def _outcome(subscription: Subscription, action: str, reason: str = "", **period) -> RenewalOutcome:
-    """What happened to ``subscription``; ``period`` adds the renewed period's details."""
-    return RenewalOutcome(
-        subscription_id=subscription.pk,
-        account=subscription.account.name,
-        product=subscription.plan.product.name,
-        action=action,
-        reason=reason,
-        **period,
-    )
-
-
-@dataclass
-class _Batch:
-    last_pk: int
-    outcomes: list[RenewalOutcome] = field(default_factory=list)
-    to_charge: list[_Renewal] = field(default_factory=list)
-    # Renewed and still behind ``at``: the next batch starts again from them.
-    behind: list[int] = field(default_factory=list)
-    # When its payments were claimed (they are claimed for RENEWAL_CLAIM from then).
-    claimed_at: float = field(default_factory=time.monotonic)
 
 
 class _RenewalRun:
@@ -406,9 +183,9 @@ class _RenewalRun:
             standard_rates=self.rates,
         )
 
-    def _renewal(self, subscription, *, credit: Money, language: str = "en") -> _Renewal:
+    def _renewal(self, subscription, *, credit: Money, language: str = "en") -> Renewal:
         """Quote the subscription's next period; raises ValueError on data the rules refuse."""
-        new_start, new_end = _next_period(subscription)
+        new_start, new_end = next_period(subscription)
         treatment = self._treatment(subscription.account)
         # quote_renewal is pure: the same price, seats, rate and credit give the same quote.
         key = (subscription.plan.price, subscription.seats, treatment.rate, credit)
@@ -421,7 +198,7 @@ class _RenewalRun:
             )
             if len(self.quotes) < QUOTES_KEPT:
                 self.quotes[key] = quote
-        return _Renewal(
+        return Renewal(
             subscription=subscription,
             token=renewal_token(subscription.pk, new_start),
             number=renewal_order_number(subscription.pk, new_start),
@@ -434,35 +211,35 @@ class _RenewalRun:
 
     # -- dry run ------------------------------------------------------------------------
 
-    def planned_batches(self) -> Iterator[_Batch]:
+    def planned_batches(self) -> Iterator[Batch]:
         """A dry run's one pass: what each batch would do."""
         cursor = 0
         while (batch := self.plan(cursor)) is not None:
             yield batch
             cursor = batch.last_pk
 
-    def plan(self, cursor: int) -> _Batch | None:
+    def plan(self, cursor: int) -> Batch | None:
         """What the batch after ``cursor`` would do; reads only, locks nothing."""
-        subscriptions = _with_plans(list(self._batch_query(cursor)[: self.batch_size]))
+        subscriptions = with_plans(list(self._batch_query(cursor)[: self.batch_size]))
         if not subscriptions:
             return None
-        batch = _Batch(last_pk=subscriptions[-1].pk)
+        batch = Batch(last_pk=subscriptions[-1].pk)
         accounts = {s.account_id: s.account for s in subscriptions}
         balances = credit_balances(accounts.values())
-        attempts = _attempts_by_token(
+        attempts = attempts_by_token(
             renewal_token(s.pk, s.current_period_end) for s in subscriptions
         )
         now = clock.now()
         for subscription in subscriptions:
             token = renewal_token(subscription.pk, subscription.current_period_end)
-            if any(_claimed(p, now) for p in attempts.get(token, ())):
+            if any(claimed_now(p, now) for p in attempts.get(token, ())):
                 continue  # another run is charging it right now
             if subscription.cancel_at_period_end and not attempts.get(token):
-                batch.outcomes.append(_outcome(subscription, CANCELED))
+                batch.outcomes.append(outcome_of(subscription, CANCELED))
                 continue
             balance = balances[subscription.account_id]
             if isinstance(balance, Exception):
-                batch.outcomes.append(_outcome(subscription, ERROR, str(balance)))
+                batch.outcomes.append(outcome_of(subscription, ERROR, str(balance)))
                 continue
             used = self.credit_used.get(subscription.account_id)
             credit = balance - used if used is not None else balance
@@ -471,7 +248,7 @@ class _RenewalRun:
                 try:
                     renewal = self._renewal(subscription, credit=credit)
                 except ValueError as error:
-                    batch.outcomes.append(_outcome(subscription, ERROR, str(error)))
+                    batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
                     break
                 batch.outcomes.append(renewal.outcome(RENEWED))
                 if renewal.quote.credit_applied.amount:
@@ -482,7 +259,7 @@ class _RenewalRun:
 
     # -- a real run ---------------------------------------------------------------------
 
-    def claim(self, cursor: int) -> _Batch | None:
+    def claim(self, cursor: int) -> Batch | None:
         """Step 1: lock the batch, write what needs no gateway, commit claimed payments."""
         now = clock.now()
         claimed_until = now + RENEWAL_CLAIM  # every payment this batch claims or reclaims
@@ -497,12 +274,12 @@ class _RenewalRun:
             )
             if not subscriptions:
                 return None
-            _with_plans(subscriptions)
-            batch = _Batch(last_pk=subscriptions[-1].pk)
+            with_plans(subscriptions)
+            batch = Batch(last_pk=subscriptions[-1].pk)
             accounts = {s.account_id: s.account for s in subscriptions}
             account_ids = list(accounts)
             tokens = {s.pk: renewal_token(s.pk, s.current_period_end) for s in subscriptions}
-            attempts = _attempts_by_token(tokens.values())
+            attempts = attempts_by_token(tokens.values())
             balances = credit_balances(accounts.values())
             methods = {
                 method.account_id: method
@@ -510,16 +287,16 @@ class _RenewalRun:
                     account_id__in=account_ids, is_default=True, gateway=self.gateway.name
                 )
             }
-            languages = _billing_languages(account_ids)
+            languages = billing_languages(account_ids)
             interrupted = {
                 token: payment
                 for token in tokens.values()
-                if (payment := _interrupted(attempts.get(token, ()))) is not None
+                if (payment := interrupted_attempt(attempts.get(token, ()))) is not None
             }
             waiting = {
                 token: payment
                 for token in tokens.values()
-                if (payment := _awaiting_customer(attempts.get(token, ()))) is not None
+                if (payment := awaiting_customer(attempts.get(token, ()))) is not None
             }
             held = (
                 credit_held(
@@ -533,12 +310,12 @@ class _RenewalRun:
             new_payments: list[Payment] = []
             reclaimed: list[Payment] = []
             ledger: list[CreditLedgerEntry] = []
-            paid_now: list[_Renewal] = []
+            paid_now: list[Renewal] = []
             changed: list[Subscription] = []
             for subscription in subscriptions:
                 token = tokens[subscription.pk]
                 previous = attempts.get(token, [])
-                if any(_claimed(attempt, now) for attempt in previous):
+                if any(claimed_now(attempt, now) for attempt in previous):
                     continue  # another run is charging it right now
                 language = languages.get(subscription.account_id, "en")
                 if payment := interrupted.get(token) or waiting.get(token):
@@ -548,15 +325,15 @@ class _RenewalRun:
                     try:
                         renewal = self._renewal(subscription, credit=credit, language=language)
                     except ValueError as error:
-                        batch.outcomes.append(_outcome(subscription, ERROR, str(error)))
+                        batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
                         continue
                     if renewal.quote.amount_due != payment.amount:
-                        due = _amount(renewal.quote.amount_due)
+                        due = amount_text(renewal.quote.amount_due)
                         problem = (
-                            f"interrupted payment {payment.pk} of {_amount(payment.amount)} "
+                            f"interrupted payment {payment.pk} of {amount_text(payment.amount)} "
                             f"no longer matches the renewal's {due}"
                         )
-                        batch.outcomes.append(_outcome(subscription, ERROR, problem))
+                        batch.outcomes.append(outcome_of(subscription, ERROR, problem))
                         continue
                     if payment.status not in (
                         Payment.Status.SUCCEEDED,
@@ -576,11 +353,11 @@ class _RenewalRun:
                     subscription.next_renewal_attempt_at = None
                     subscription.updated_at = now
                     changed.append(subscription)
-                    batch.outcomes.append(_outcome(subscription, CANCELED))
+                    batch.outcomes.append(outcome_of(subscription, CANCELED))
                     continue
                 balance = balances[subscription.account_id]
                 if isinstance(balance, Exception):
-                    batch.outcomes.append(_outcome(subscription, ERROR, str(balance)))
+                    batch.outcomes.append(outcome_of(subscription, ERROR, str(balance)))
                     continue
                 number = renewal_order_number(subscription.pk, subscription.current_period_end)
                 if still_held := round_money(held.get(number, 0), balance.currency):
@@ -598,7 +375,7 @@ class _RenewalRun:
                 try:
                     renewal = self._renewal(subscription, credit=balance, language=language)
                 except ValueError as error:
-                    batch.outcomes.append(_outcome(subscription, ERROR, str(error)))
+                    batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
                     continue
                 quote = renewal.quote
                 if quote.credit_applied.amount:
@@ -641,12 +418,12 @@ class _RenewalRun:
             subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
         return batch
 
-    def finish(self, batch: _Batch) -> None:
+    def finish(self, batch: Batch) -> None:
         """Steps 2 and 3 for a claimed batch."""
         self.charge(batch)
         self.record(batch)
 
-    def finished_batches(self, cursor: int, *, overlap: bool) -> Iterator[_Batch]:
+    def finished_batches(self, cursor: int, *, overlap: bool) -> Iterator[Batch]:
         """One pass from ``cursor``: claim, charge and record batch after batch.
 
         With ``overlap`` the next batch is claimed while a second thread charges
@@ -678,14 +455,14 @@ class _RenewalRun:
             # Stopped (an error, the caller gone): a batch claimed and never sent is
             # released, so the next run takes it up at once, with the same keys.
             if claimed is not None:
-                _claims_release(claimed)
+                claims_release(claimed)
             raise
         finally:
             if pool is not None:
                 pool.submit(connections.close_all).result()  # the thread's own connection
                 pool.shutdown()
 
-    def charge(self, batch: _Batch) -> None:
+    def charge(self, batch: Batch) -> None:
         """Step 2: ask the gateway, outside any transaction, while the claims hold."""
         # From the claim, not from now: an overlapped batch waits for the one before.
         deadline = batch.claimed_at + (RENEWAL_CLAIM - CLAIM_MARGIN).total_seconds()
@@ -709,7 +486,7 @@ class _RenewalRun:
                 logger.warning("Renewal payment %s not charged: %s", payment.pk, error)
                 renewal.result = ChargeResult("unavailable", failure_reason=str(error)[:200])
 
-    def record(self, batch: _Batch) -> None:
+    def record(self, batch: Batch) -> None:
         """Step 3: write what the gateway said, in one transaction."""
         if not batch.to_charge:
             return
@@ -775,7 +552,7 @@ class _RenewalRun:
                     payment.client_secret = result.client_secret or payment.client_secret
                     payment.failure_reason = "authentication_required"
                     payments.append(payment)
-                    _dunning_step(subscription, at=self.at, now=now)
+                    dunning_step(subscription, at=self.at, now=now)
                     changed.append(subscription)
                     action = (
                         SUSPENDED
@@ -784,7 +561,7 @@ class _RenewalRun:
                     )
                     batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
                     if not renewal.waiting:
-                        _authentication_request_queue(payment.pk)
+                        authentication_request_queue(payment.pk)
                     continue
                 # A decline, or an authentication the customer failed or gave up.
                 payment.status = Payment.Status.FAILED
@@ -799,7 +576,7 @@ class _RenewalRun:
                             at=now,
                         )
                     )
-                _dunning_step(subscription, at=self.at, now=now)
+                dunning_step(subscription, at=self.at, now=now)
                 changed.append(subscription)
                 action = (
                     SUSPENDED if subscription.status == Subscription.Status.SUSPENDED else PAST_DUE
@@ -811,174 +588,17 @@ class _RenewalRun:
             CreditLedgerEntry.objects.bulk_create(ledger)
             subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
 
-    def _record_paid(self, renewals: list[_Renewal], batch: _Batch, *, now) -> list[Order]:
+    def _record_paid(self, renewals: list[Renewal], batch: Batch, *, now) -> list[Order]:
         """Orders, lines and next periods for paid renewals (the order writer); emails
         after commit."""
-        if not renewals:
-            return []
-        nothing = _Zeros()  # a line's credit: zero in the quote's currency
+        zeros = Zeros()
         drafts = []
         for renewal in renewals:
-            subscription, quote = renewal.subscription, renewal.quote
-            payment = renewal.payment
-            order = Order(
-                kind=Order.Kind.RENEWAL,
-                number=renewal.number,
-                account=subscription.account,
-                placed_by=None,
-                placed_at=now,
-                effective_at=renewal.new_start,
-                idempotency_key=renewal.token,
-                language=renewal.language,
-                tax_kind=str(renewal.treatment.kind),
-                tax_rate=quote.tax_rate,
-                vat_number=subscription.account.vat_number,
-                credit=nothing[quote.currency],
-                charge=quote.charge,
-                subtotal=quote.charge,
-                tax=quote.tax,
-                total=quote.total,
-                credit_applied=quote.credit_applied,
-                credit_added=quote.credit_added,
-                amount_due=quote.amount_due,
-                payment_method_label=(
-                    str(payment.payment_method) if payment and payment.payment_method else ""
-                ),
-            )
-            line = OrderLine(
-                subscription=subscription,
-                product_name=subscription.plan.product.name,
-                interval=subscription.plan.interval,
-                from_seats=subscription.seats,
-                to_seats=subscription.seats,
-                unit_price=quote.unit_price,
-                period_start=subscription.current_period_start,
-                period_end=subscription.current_period_end,
-                new_period_start=renewal.new_start,
-                new_period_end=renewal.new_end,
-                credit=nothing[quote.currency],
-                charge=quote.charge,
-                subtotal=quote.charge,
-                tax=quote.tax,
-                total=quote.total,
-            )
-            subscription.status = Subscription.Status.ACTIVE
-            subscription.current_period_start = renewal.new_start
-            subscription.current_period_end = renewal.new_end
-            subscription.past_due_since = None
-            subscription.renewal_attempts = 0
-            subscription.next_renewal_attempt_at = None
-            subscription.updated_at = now
-            drafts.append(
-                OrderDraft(order=order, lines=[line], subscriptions=[subscription], payment=payment)
-            )
+            drafts.append(renewal_order_draft(renewal, now=now, zeros=zeros))
             batch.outcomes.append(renewal.outcome(RENEWED))
             if renewal.new_end <= self.at:
-                batch.behind.append(subscription.pk)
+                batch.behind.append(renewal.subscription.pk)
         return orders_write(drafts, subscription_fields=_SUBSCRIPTION_FIELDS)
-
-
-def _claims_release(batch: _Batch) -> None:
-    """Give up the claims of a batch whose payments were never sent to the gateway."""
-    payments = [r.payment.pk for r in batch.to_charge if r.payment is not None and r.payment.pk]
-    try:
-        Payment.objects.filter(pk__in=payments, order__isnull=True).update(claimed_until=None)
-    except Exception:
-        # Left claimed: a later run takes them up when the claims run out.
-        logger.exception("Could not release the claims of payments %s", payments)
-
-
-class _Zeros(dict):
-    """Zero in each currency, made once per batch rather than once a line."""
-
-    def __missing__(self, currency) -> Money:
-        self[currency] = amount = zero(currency)
-        return amount
-
-
-def _with_plans(subscriptions: list[Subscription]) -> list[Subscription]:
-    """Give each subscription its plan and product: one query per batch, one object per plan.
-
-    A join would build a plan and a product object for every subscription.
-    """
-    plans = Plan.objects.select_related("product").in_bulk({s.plan_id for s in subscriptions})
-    cache = Subscription.plan.field
-    for subscription in subscriptions:
-        cache.set_cached_value(subscription, plans[subscription.plan_id])
-    return subscriptions
-
-
-def _authentication_request_queue(payment_id: int) -> None:
-    from checkout.tasks import send_renewal_authentication_request
-
-    # Robust as the confirmation: the request stays unsent on the payment for the sweeper.
-    transaction.on_commit(
-        lambda: send_renewal_authentication_request.delay(payment_id), robust=True
-    )
-
-
-def _attempts_by_token(tokens: Iterable[str]) -> dict[str, list[Payment]]:
-    attempts: dict[str, list[Payment]] = defaultdict(list)
-    for payment in Payment.objects.filter(checkout_token__in=list(tokens)).select_related(
-        "payment_method"
-    ):
-        attempts[payment.checkout_token].append(payment)
-    return attempts
-
-
-def _claimed(payment: Payment, now: datetime) -> bool:
-    return (
-        payment.status in (Payment.Status.PROCESSING, Payment.Status.REQUIRES_ACTION)
-        and payment.claimed_until is not None
-        and payment.claimed_until > now
-    )
-
-
-def _interrupted(attempts: Iterable[Payment]) -> Payment | None:
-    """An attempt that may have been sent but was never recorded (its claim ran out).
-
-    Renewals never cancel an attempt themselves: one canceled by someone else
-    without its gateway reference may still have taken money (a lost answer),
-    so it is sent again too, as the same payment, rather than as a new charge.
-    """
-    for payment in attempts:
-        if payment.order_id is None and payment.status in (
-            Payment.Status.PROCESSING,
-            Payment.Status.SUCCEEDED,
-            Payment.Status.CANCELED,
-        ):
-            return payment
-    return None
-
-
-def _awaiting_customer(attempts: Iterable[Payment]) -> Payment | None:
-    """An attempt the bank asked the customer to authenticate, not completed yet."""
-    for payment in attempts:
-        if payment.order_id is None and payment.status == Payment.Status.REQUIRES_ACTION:
-            return payment
-    return None
-
-
-def _dunning_step(subscription: Subscription, *, at: datetime, now: datetime) -> None:
-    """One more failed charge: past due with the next try scheduled, or suspended."""
-    subscription.renewal_attempts += 1
-    if subscription.past_due_since is None:
-        subscription.past_due_since = at
-    if subscription.renewal_attempts > len(RETRY_AFTER_DAYS):
-        subscription.status = Subscription.Status.SUSPENDED
-        subscription.next_renewal_attempt_at = None
-    else:
-        subscription.status = Subscription.Status.PAST_DUE
-        days = RETRY_AFTER_DAYS[subscription.renewal_attempts - 1]
-        # Counted from the first failure, but never within a day of this one: a run
-        # for a past --at must not squeeze the schedule into the next few beats.
-        subscription.next_renewal_attempt_at = max(
-            subscription.past_due_since + timedelta(days=days), now + timedelta(hours=23)
-        )
-    subscription.updated_at = now
-
-
-# -- The service ------------------------------------------------------------------------
 
 
 def subscriptions_renew(
@@ -1059,7 +679,7 @@ def renewal_paid_record(
     ``current_period_end``. Raises ``ValueError`` when the renewal quoted now
     no longer asks for the amount the payment took.
     """
-    _with_plans([subscription])
+    with_plans([subscription])
     now = clock.now()
     run = _RenewalRun(at=now, batch_size=1, gateway=gateway, shard=(0, 1))
     number = renewal_order_number(subscription.pk, subscription.current_period_end)
@@ -1075,11 +695,11 @@ def renewal_paid_record(
         raise ValueError(f"subscription {subscription.pk} is {subscription.status}")
     if renewal.quote.amount_due != payment.amount:
         raise ValueError(
-            f"payment {payment.pk} of {_amount(payment.amount)} no longer matches the "
-            f"renewal's {_amount(renewal.quote.amount_due)}"
+            f"payment {payment.pk} of {amount_text(payment.amount)} no longer matches the "
+            f"renewal's {amount_text(renewal.quote.amount_due)}"
         )
     renewal.payment = payment
-    [order] = run._record_paid([renewal], _Batch(last_pk=subscription.pk), now=now)
+    [order] = run._record_paid([renewal], Batch(last_pk=subscription.pk), now=now)
     return order
 
 

@@ -324,7 +324,7 @@ class SeatChangeForm(ReasonForm):
     preview_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def preview(self):
-        from checkout.services import staff_seat_change_review
+        from checkout.staff import staff_seat_change_review
         from subscriptions.admin_actions import sign_preview
 
         at = clock.now()
@@ -369,7 +369,8 @@ class SeatChangeForm(ReasonForm):
 def _apply_seat_change(subscription, form, staff):
     from datetime import datetime
 
-    from checkout.services import REVIEW_VALID_FOR, staff_seat_change
+    from checkout.services import REVIEW_VALID_FOR
+    from checkout.staff import staff_seat_change
     from subscriptions.admin_actions import read_preview
 
     token = form.cleaned_data.get("preview_token") or ""

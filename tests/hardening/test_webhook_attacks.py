@@ -416,7 +416,7 @@ def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_
     being stored and the webhook completing it (the real order of a real race)."""
     from checkout import webhooks
     from checkout.gateways import StripeGateway
-    from checkout.services import payment_authenticated
+    from checkout.payment_recovery import payment_authenticated
     from tests.payments.test_stripe_payments import refunds_for
 
     payment = awaiting_authentication

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from checkout.cards import payment_method_store
 from checkout.gateways import SavedCard, StripeGateway
 from checkout.models import Cart, CartLine
-from checkout.services import payment_method_store
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory, SubscriptionFactory
 
