@@ -44,17 +44,29 @@ def rows_insert(objects: list[Model]) -> list[Model]:
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     # One array a column, unnested into rows in the order given: a short statement
-    # whatever the batch, parsed once.
-    columns = [[_db_value(field, obj) for obj in objects] for field in fields]
+    # whatever the batch, parsed once. A value the same in every row (a currency, a
+    # kind, a time) is sent once.
+    values = [[_db_value(field, obj) for obj in objects] for field in fields]
+    varying = [index for index, column in enumerate(values) if not _same(column)] or [0]
+    selected, scalars = [], []
+    for index, field in enumerate(fields):
+        if index in varying:
+            selected.append(sql.Identifier(f"c{index}"))
+        else:
+            selected.append(_typed(field))
+            scalars.append(values[index][0])
     statement = sql.SQL(
-        "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING {pk}"
+        "INSERT INTO {table} ({columns}) SELECT {selected} "
+        "FROM unnest({arrays}) AS v ({aliases}) RETURNING {pk}"
     ).format(
         table=sql.Identifier(meta.db_table),
         columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
-        arrays=sql.SQL(", ").join(_array(field) for field in fields),
+        selected=sql.SQL(", ").join(selected),
+        arrays=sql.SQL(", ").join(_typed(fields[index], array=True) for index in varying),
+        aliases=sql.SQL(", ").join(sql.Identifier(f"c{index}") for index in varying),
         pk=sql.Identifier(meta.pk.column),
     )
-    params = columns
+    params = scalars + [values[index] for index in varying]
     with connection.cursor() as cursor:
         cursor.execute(statement.as_string(None), params)
         ids = [row[0] for row in cursor.fetchall()]
@@ -65,12 +77,17 @@ def rows_insert(objects: list[Model]) -> list[Model]:
     return objects
 
 
-def _array(field) -> sql.Composable:
-    """The parameter of one column's array, of the column's type without its length or
+def _typed(field, *, array: bool = False) -> sql.Composable:
+    """A parameter (or an array of them) of the column's type without its length or
     precision: an explicit cast to varchar(32) would cut a longer value to fit, where
     the column's own (assignment) cast refuses it, as the ORM's insert does."""
-    base = re.sub(r"\(.*?\)", "", field.db_type(connection))
-    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(base))
+    base = re.sub(r"\(.*?\)", "", field.db_type(connection)) + ("[]" if array else "")
+    return sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(base))
+
+
+def _same(values: list) -> bool:
+    first = values[0]
+    return all(value == first and type(value) is type(first) for value in values)
 
 
 def _db_value(field, obj: Model, *, add: bool = True):
@@ -94,7 +111,8 @@ def rows_update(
 ) -> int:
     """Write ``fields`` of saved ``objects`` (and add 1 to each ``increment`` column) in one
     statement; returns the rows changed. The in-memory ``increment`` fields hold the new
-    values afterwards. ``auto_now`` fields are written as the objects hold them."""
+    values afterwards. An ``auto_now`` field among ``fields`` gets the time now, as
+    ``save(update_fields=…)`` gives it."""
     if not objects:
         return 0
     increment = list(increment)
@@ -124,28 +142,31 @@ def _bulk_update(model, objects, fields, increment) -> int:
 def _values_update(model, objects, fields, increment) -> int:
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    params = [[_db_value(column, obj, add=False) for obj in objects] for column in columns]
-    names = [sql.Identifier(column.column) for column in columns]
+    values = [[_db_value(column, obj, add=False) for obj in objects] for column in columns]
+    varying = [0] + [index for index in range(1, len(columns)) if not _same(values[index])]
     table = sql.Identifier(meta.db_table)
-    assignments = [sql.SQL("{} = v.{}").format(name, name) for name in names[1:]]
-    assignments += [
-        sql.SQL("{} = {}.{} + 1").format(
-            sql.Identifier(meta.get_field(name).column),
-            table,
-            sql.Identifier(meta.get_field(name).column),
-        )
-        for name in increment
-    ]
+    assignments, scalars = [], []
+    for index, column in enumerate(columns[1:], start=1):
+        name = sql.Identifier(column.column)
+        if index in varying:
+            assignments.append(sql.SQL("{} = v.{}").format(name, name))
+        else:
+            assignments.append(sql.SQL("{} = {}").format(name, _typed(column)))
+            scalars.append(values[index][0])
+    for name in increment:
+        column = sql.Identifier(meta.get_field(name).column)
+        assignments.append(sql.SQL("{} = {}.{} + 1").format(column, table, column))
+    pk = sql.Identifier(meta.pk.column)
     statement = sql.SQL(
         "UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({names}) "
         "WHERE {table}.{pk} = v.{pk}"
     ).format(
         table=table,
         assignments=sql.SQL(", ").join(assignments),
-        arrays=sql.SQL(", ").join(_array(column) for column in columns),
-        names=sql.SQL(", ").join(names),
-        pk=names[0],
+        arrays=sql.SQL(", ").join(_typed(columns[index], array=True) for index in varying),
+        names=sql.SQL(", ").join(sql.Identifier(columns[index].column) for index in varying),
+        pk=pk,
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(None), params)
+        cursor.execute(statement.as_string(None), scalars + [values[index] for index in varying])
         return cursor.rowcount
