@@ -46,7 +46,7 @@ def rows_insert(objects: list[Model]) -> list[Model]:
     # One array a column, unnested into rows in the order given: a short statement
     # whatever the batch, parsed once. A value the same in every row (a currency, a
     # kind, a time) is sent once.
-    values = [[_db_value(field, obj) for obj in objects] for field in fields]
+    values = [_db_values(field, objects, add=True) for field in fields]
     varying = [index for index, column in enumerate(values) if not _same(column)] or [0]
     selected, scalars = [], []
     for index, field in enumerate(fields):
@@ -90,19 +90,29 @@ def _same(values: list) -> bool:
     return all(value == first and type(value) is type(first) for value in values)
 
 
-def _db_value(field, obj: Model, *, add: bool = True):
-    """The field's value as ``bulk_create`` (or ``save``) sends it; a plain one as it is."""
+def _db_values(field, objects: list[Model], *, add: bool) -> list:
+    """The field's value in each object, as ``bulk_create`` (or ``save``) sends it."""
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        value = field.pre_save(obj, add)
+        values = [field.pre_save(obj, add) for obj in objects]
     else:
-        # A new object holds every column in its __dict__ (a money field: its amount).
-        value = obj.__dict__[field.attname]
-    if isinstance(value, MONEY_CLASSES):
-        value = value.amount  # what djmoney's get_db_prep_save does first
-    elif isinstance(value, Enum) and type(value.value) in _PLAIN:
-        value = value.value  # a choice: its value, as the field would give it
+        # An object holds its columns in its __dict__ (a money field: its amount); a
+        # deferred one is read through the field.
+        attname = field.attname
+        values = [
+            obj.__dict__[attname] if attname in obj.__dict__ else getattr(obj, attname)
+            for obj in objects
+        ]
+    return [_db_value(field, value) for value in values]
+
+
+def _db_value(field, value):
+    """A plain value as it is (what PostgreSQL's ``get_db_prep_save`` would give)."""
     if type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None):
         return value
+    if isinstance(value, MONEY_CLASSES):
+        return value.amount  # what djmoney's get_db_prep_save does first
+    if isinstance(value, Enum) and type(value.value) in _PLAIN:
+        return value.value  # a choice: its value, as the field would give it
     return field.get_db_prep_save(value, connection)
 
 
@@ -142,7 +152,7 @@ def _bulk_update(model, objects, fields, increment) -> int:
 def _values_update(model, objects, fields, increment) -> int:
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    values = [[_db_value(column, obj, add=False) for obj in objects] for column in columns]
+    values = [_db_values(column, objects, add=False) for column in columns]
     varying = [0] + [index for index in range(1, len(columns)) if not _same(values[index])]
     table = sql.Identifier(meta.db_table)
     assignments, scalars = [], []
