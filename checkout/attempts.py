@@ -12,7 +12,7 @@ from datetime import datetime
 
 from moneyed import Money
 
-from checkout.batch_writes import rows_insert
+from checkout.batch_writes import batch_insert
 from checkout.models import Payment, PaymentMethod
 from subscriptions.models import Account, User
 
@@ -55,7 +55,7 @@ def payment_attempt_new(
 
 def payment_attempts_create(attempts: list[Payment]) -> list[Payment]:
     """Write new attempts in one statement; each gets its id (in the caller's transaction)."""
-    return rows_insert(attempts)
+    return batch_insert(attempts)
 
 
 def payment_attempt_create(**fields) -> Payment:

@@ -29,7 +29,7 @@ from psycopg import sql
 _PLAIN = frozenset({str, int, Decimal, type(None)})
 
 
-def rows_insert(objects: list[Model]) -> list[Model]:
+def batch_insert(objects: list[Model]) -> list[Model]:
     """Insert new objects of one model in one statement and give each its primary key.
 
     What is stored is what ``bulk_create`` stores: each field's ``pre_save``
@@ -116,7 +116,7 @@ def _db_value(field, value):
     return field.get_db_prep_save(value, connection)
 
 
-def rows_update(
+def batch_update(
     model: type[Model], objects: list[Model], fields: list[str], *, increment: Iterable[str] = ()
 ) -> int:
     """Write ``fields`` of saved ``objects`` (and add 1 to each ``increment`` column) in one

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.db import DatabaseError, transaction
 
-from checkout.batch_writes import rows_insert, rows_update
+from checkout.batch_writes import batch_insert, batch_update
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, PaymentMethod
 from subscriptions import clock
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
@@ -58,7 +58,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
     if not drafts:
         return []
     now = clock.now()
-    orders = rows_insert([draft.order for draft in drafts])
+    orders = batch_insert([draft.order for draft in drafts])
     lines, history, subscriptions, credit, payments = [], [], [], [], []
     for draft in drafts:
         for line in draft.lines:
@@ -72,7 +72,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
             payment.claimed_until = None
             payment.updated_at = now
             payments.append(payment)
-    rows_insert(lines)
+    batch_insert(lines)
     if history:
         SeatChange.objects.bulk_create(history)
     subscriptions_save(subscriptions, subscription_fields)
@@ -80,7 +80,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         CreditLedgerEntry.objects.bulk_create(credit)
     if payments:
         _cards_that_paid_kept(payments)
-        if rows_update(Payment, payments, PAYMENT_FIELDS) != len(payments):
+        if batch_update(Payment, payments, PAYMENT_FIELDS) != len(payments):
             raise DatabaseError("A payment was not there to record its order.")
 
     from checkout.tasks import send_order_confirmation
@@ -115,7 +115,7 @@ def cart_token_rotate(cart: Cart) -> None:
 def subscriptions_save(subscriptions: list[Subscription], fields: list[str]) -> None:
     """Write ``fields`` of locked subscriptions in one statement and bump each one's version
     (a review made before the change is told apart by it)."""
-    rows_update(Subscription, subscriptions, fields, increment=["version"])
+    batch_update(Subscription, subscriptions, fields, increment=["version"])
 
 
 def _cards_that_paid_kept(payments: list[Payment]) -> None:

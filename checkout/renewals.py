@@ -58,7 +58,7 @@ from django.db.models.functions import Mod
 from moneyed import Money
 
 from checkout.attempts import payment_attempt_new, payment_attempts_create
-from checkout.batch_writes import rows_update
+from checkout.batch_writes import batch_update
 from checkout.gateways import (
     FAILED,
     REQUIRES_ACTION,
@@ -412,7 +412,7 @@ class _RenewalRun:
 
             payment_attempts_create(new_payments)
             if reclaimed:
-                rows_update(Payment, reclaimed, ["status", "claimed_until", "updated_at"])
+                batch_update(Payment, reclaimed, ["status", "claimed_until", "updated_at"])
             self._record_paid(paid_now, batch, now=now)
             CreditLedgerEntry.objects.bulk_create(ledger)
             subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
@@ -584,7 +584,7 @@ class _RenewalRun:
                 batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
             self._record_paid(paid, batch, now=now)
             if payments:
-                rows_update(Payment, payments, _PAYMENT_FIELDS)
+                batch_update(Payment, payments, _PAYMENT_FIELDS)
             CreditLedgerEntry.objects.bulk_create(ledger)
             subscriptions_save(changed, _SUBSCRIPTION_FIELDS)
 

@@ -12,7 +12,7 @@ from django.db import DatabaseError, DataError, transaction
 from moneyed import Money
 
 from checkout.attempts import payment_attempt_new, payment_attempts_create
-from checkout.batch_writes import rows_insert, rows_update
+from checkout.batch_writes import batch_insert, batch_update
 from checkout.models import Order, OrderLine, Payment
 from checkout.orders import OrderDraft, orders_write
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
@@ -59,7 +59,7 @@ def test_an_inserted_order_is_stored_as_save_stores_it():
     account, user = membership.account, membership.user
     by_orm = order(account, user, "BC-1")
     by_orm.save(force_insert=True)
-    [ours] = rows_insert([order(account, user, "BC-2")])
+    [ours] = batch_insert([order(account, user, "BC-2")])
 
     assert ours.pk is not None and ours.pk != by_orm.pk and not ours._state.adding
     mine, theirs = stored(Order, ours.pk), stored(Order, by_orm.pk)
@@ -113,11 +113,11 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut():
     subscription = SubscriptionFactory(seats=5)
     too_long = order(subscription.account, None, "B" * 40)
     with pytest.raises(DataError), transaction.atomic():
-        rows_insert([too_long])
+        batch_insert([too_long])
     assert not Order.objects.exists()
     subscription.status = "s" * 40
     with pytest.raises(DataError), transaction.atomic():
-        rows_update(Subscription, [subscription], ["status"])
+        batch_update(Subscription, [subscription], ["status"])
     assert Subscription.objects.get(pk=subscription.pk).status == Subscription.Status.ACTIVE
 
 
@@ -126,7 +126,7 @@ def test_an_update_writes_each_rows_values_and_bumps_the_version():
     first.seats, second.seats = 7, 9
     first.status = second.status = Subscription.Status.PAST_DUE
     first.account_id = 10**9  # not named: not written
-    assert rows_update(Subscription, [first, second], ["seats", "status"], increment=["version"])
+    assert batch_update(Subscription, [first, second], ["seats", "status"], increment=["version"])
     stored_rows = {s.pk: (s.seats, s.status, s.version) for s in Subscription.objects.all()}
     assert stored_rows == {first.pk: (7, "past_due", 2), second.pk: (9, "past_due", 2)}
     assert (first.version, second.version) == (2, 2)  # the objects hold the new values
