@@ -15,17 +15,16 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from kombu.exceptions import KombuError
 
-from checkout.renewal_tasks import renew_subscriptions_shard_task
-from checkout.renewals import (
+from checkout.renewal_report import (
     ERROR,
     PAST_DUE,
     SUSPENDED,
     UNAVAILABLE,
     RenewalOutcome,
     RenewalSummary,
-    subscriptions_due,
-    subscriptions_renew,
 )
+from checkout.renewal_tasks import renew_subscriptions_shard_task
+from checkout.renewals import subscriptions_due, subscriptions_renew
 from subscriptions import clock
 from subscriptions.management.cli import OperationsCommand, parse_instant, parse_whole_number
 
