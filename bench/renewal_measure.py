@@ -28,8 +28,8 @@ def peak_rss_mb() -> float:
 def measure(batch_size: int) -> dict:
     import checkout.tasks
     from checkout.models import Order
-    from checkout.renewals import subscriptions_due, subscriptions_renew
     from payments.gateways import SandboxGateway
+    from renewals.run import subscriptions_due, subscriptions_renew
 
     queued = []
 
@@ -89,7 +89,7 @@ def measure_fanned_out(name: str, workers: int, batch_size: int) -> dict:
 
     from billing_portal.celery import app
     from checkout.models import Order
-    from checkout.renewals import RenewalSummary, subscriptions_due
+    from renewals.run import RenewalSummary, subscriptions_due
     from renewals.tasks import renew_subscriptions_shard_task
 
     redis.Redis.from_url(redis_url()).flushdb()

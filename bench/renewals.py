@@ -141,7 +141,7 @@ def main() -> None:
             admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     report = {
-        "benchmark": "renew_subscriptions (checkout.renewals.subscriptions_renew), sandbox gateway"
+        "benchmark": "renew_subscriptions (renewals.run.subscriptions_renew), sandbox gateway"
         + (f", fanned out to {args.celery_workers} Celery workers" if args.celery_workers else ""),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "subscriptions": args.subscriptions,

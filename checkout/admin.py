@@ -7,13 +7,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
+from checkout.errors import CheckoutError
 from checkout.models import Order, OrderLine
-from checkout.services import (
-    REVIEW_VALID_FOR,
-    CheckoutError,
-    staff_seat_change,
-    staff_seat_change_review,
-)
+from checkout.services import REVIEW_VALID_FOR
+from checkout.staff import staff_seat_change, staff_seat_change_review
 from payments.models import Payment
 from subscriptions import admin as subscriptions_admin
 from subscriptions import clock
@@ -68,7 +65,7 @@ class ResendForm(ReasonForm):
 
 
 def _apply_resend(order, form, staff):
-    from checkout.services import order_email_resend
+    from checkout.staff import order_email_resend
 
     order_email_resend(order=order, reason=form.cleaned_data["reason"], staff=staff)
     return f"The confirmation of {order.number} is on its way again."

@@ -9,12 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from checkout.payment_recovery import payment_authenticated
 from checkout.services import (
     PaymentFailed,
     PaymentRequiresAction,
     PaymentUnavailable,
     ReviewOutdated,
-    payment_authenticated,
     payment_bank_step_allowed,
 )
 from checkout.views import DECLINE_MESSAGES

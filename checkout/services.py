@@ -1,18 +1,38 @@
-"""Writes of the checkout: the cart, and placing an order exactly once."""
+"""Writes of the checkout: the cart, and placing an order exactly once.
+
+Paying for it: ``checkout/attempts.py`` creates the attempt, ``checkout/orders.py``
+writes the order; ``checkout/payment_closing.py`` and ``checkout/payment_recovery.py``
+close what did not place one; ``checkout/staff.py`` is support's seat change.
+"""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from moneyed import Money
 
-from checkout.models import Cart, CartLine, Order, OrderLine
+from checkout.cards import card_entered_save
+
+# The errors live in checkout.errors; views and tasks import them from here too.
+from checkout.errors import CheckoutError as CheckoutError
+from checkout.errors import PaymentDetailsRequired as PaymentDetailsRequired
+from checkout.errors import PaymentFailed as PaymentFailed
+from checkout.errors import PaymentInProgress as PaymentInProgress
+from checkout.errors import PaymentRequiresAction as PaymentRequiresAction
+from checkout.errors import PaymentUnavailable as PaymentUnavailable
+from checkout.errors import ReviewOutdated as ReviewOutdated
+from checkout.models import Cart, CartLine, Order
+from checkout.orders import cart_token_rotate, seat_change_order_write
+from checkout.payment_closing import (
+    payment_abandon_or_leave_open,
+    payment_release,
+    unused_card_forget,
+)
 from checkout.selectors import (
     CartReview,
     account_locked,
@@ -22,7 +42,7 @@ from checkout.selectors import (
     checkout_order,
     line_problem,
 )
-from payments.cards import default_payment_method, payment_method_store
+from payments.attempts import payment_attempt_new, payment_attempts_create
 from payments.gateways import (
     FAILED,
     PENDING,
@@ -36,20 +56,11 @@ from payments.gateways import (
     StripeCardSetup,
     get_gateway,
 )
-from payments.models import Payment, PaymentMethod
+from payments.models import Payment
 from subscriptions import clock
 from subscriptions.messages import quote_problem_message
-from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
+from subscriptions.models import Account, Subscription, User
 from subscriptions.selectors import subscription_seat_change_quote
-from subscriptions.statements import (
-    FixedStatement,
-    instance_insert,
-    instance_update,
-    instance_update_write,
-    objects_insert,
-    table_column,
-    writes_run,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -67,82 +78,6 @@ AUTHENTICATION_GRACE = timedelta(minutes=15)
 # the bank being asked again: a burst of clicks must not look like card testing to it.
 DECLINE_REPEATED_WITHIN = timedelta(seconds=30)
 AUTHENTICATION_FAILED = "authentication_failed"
-
-
-class CheckoutError(Exception):
-    """Place order did not happen; ``code`` says why, nothing was written."""
-
-    code = "checkout_error"
-
-    def __init__(self, message: str = "", *, review: CartReview | None = None) -> None:
-        super().__init__(message or self.code)
-        self.review = review
-
-
-class ReviewOutdated(CheckoutError):
-    """Something changed since the admin's review: show the new one."""
-
-    code = "review_outdated"
-
-
-class PaymentDetailsRequired(CheckoutError):
-    code = "payment_details_required"
-
-
-class PaymentFailed(CheckoutError):
-    """The gateway did not take the money; ``reason`` is its decline code."""
-
-    code = "payment_failed"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class PaymentRequiresAction(CheckoutError):
-    """The bank asks the admin to authenticate ``payment`` (3-D Secure)."""
-
-    code = "payment_requires_action"
-
-    def __init__(self, payment: Payment) -> None:
-        super().__init__("authentication required")
-        self.payment = payment
-
-
-class PaymentUnavailable(CheckoutError):
-    """The gateway did not answer; nothing was placed, trying again is safe."""
-
-    code = "payment_unavailable"
-
-
-class PaymentInProgress(CheckoutError):
-    """Another request is taking this checkout's payment right now."""
-
-    code = "payment_in_progress"
-
-
-def _cart_lines_delete_sql() -> str:
-    table, cart = table_column(CartLine, "cart")
-    return f"DELETE FROM {table} WHERE {cart} = %s"  # noqa: S608 (the models' own names)
-
-
-_CART_LINES_DELETE = FixedStatement(_cart_lines_delete_sql(), [])  # a placed cart is emptied
-
-
-# What placing an order changes on each of its subscriptions.
-SUBSCRIPTION_CHANGED_FIELDS = [
-    "status",
-    "seats",
-    "billing_anchor",
-    "current_period_start",
-    "current_period_end",
-    "version",
-]
-
-
-def _rotate_checkout_token(cart: Cart) -> None:
-    cart.checkout_token = uuid.uuid4()
-    instance_update(cart, ["checkout_token", "updated_at"])
 
 
 def cart_line_set(
@@ -172,7 +107,7 @@ def cart_line_set(
             subscription=subscription,
             defaults={"new_seats": new_seats, "added_at": clock.now()},
         )
-        _rotate_checkout_token(cart)
+        cart_token_rotate(cart)
     return line
 
 
@@ -183,11 +118,7 @@ def cart_line_remove(*, account: Account, line_id: int) -> None:
         cart = Cart.objects.get(account=account)
         line = CartLine.objects.get(cart=cart, pk=line_id)
         line.delete()
-        _rotate_checkout_token(cart)
-
-
-def _order_number(at: datetime) -> str:
-    return f"BC-{at:%Y%m%d}-{secrets.token_hex(4).upper()}"
+        cart_token_rotate(cart)
 
 
 def order_place(
@@ -273,15 +204,16 @@ def _payment_claim(
             return checkout_order(account_id=account.pk, checkout_token=checkout_token)
         if amount_due.amount <= 0:
             # Nothing to charge: quote, check and write in this one transaction.
-            review = _review_as_seen(account, checkout_token, quoted_at, fingerprint)
-            _require_reviewed_amount(review, amount_due)
-            return _order_write(
+            review = review_as_seen(account, checkout_token, quoted_at, fingerprint)
+            reviewed_amount_require(review, amount_due)
+            return seat_change_order_write(
                 account=account,
                 review=review,
                 placed_by=placed_by,
                 checkout_token=checkout_token,
                 language=language,
                 payment=None,
+                cart=review.cart,
             )
         attempts = (
             checkout_attempts_locked(account=account, checkout_token=checkout_token)
@@ -298,7 +230,7 @@ def _payment_claim(
                 # Paid, or interrupted mid-way: finish it (the gateway is asked what
                 # happened) rather than start another payment that could charge twice.
                 attempt.claimed_until = now + PAYMENT_CLAIM
-                instance_update(attempt, ["claimed_until", "updated_at"])
+                attempt.save(update_fields=["claimed_until", "updated_at"])
                 return attempt
             if attempt.status == Payment.Status.REQUIRES_ACTION:
                 if card is None:
@@ -307,9 +239,9 @@ def _payment_claim(
                 # (and a card typed for it is not kept).
                 attempt.status = Payment.Status.CANCELED
                 attempt.save(update_fields=["status", "updated_at"])
-                _unused_card_forget(attempt)
+                unused_card_forget(attempt)
         if card is not None:
-            payment_method = _payment_method_save(account=account, card=card, gateway=gateway)
+            payment_method = card_entered_save(account=account, card=card, gateway=gateway)
         else:
             payment_method = checkout.payment_method
             if payment_method is None:
@@ -325,13 +257,13 @@ def _payment_claim(
                 and latest.updated_at >= now - DECLINE_REPEATED_WITHIN
             ):
                 raise PaymentFailed(latest.failure_reason)
-        attempt = Payment(
+        attempt = payment_attempt_new(
             account=account,
             payment_method=payment_method,
             created_by=placed_by,
             checkout_token=checkout_token,
             idempotency_key=f"checkout:{checkout_token}:{len(attempts) + 1}",
-            gateway=gateway.name,
+            gateway_name=gateway.name,
             amount=amount_due,
             quoted_at=quoted_at,
             fingerprint=fingerprint,
@@ -343,12 +275,12 @@ def _payment_claim(
             # Nothing is asked of anyone: the reference is a function of the row's own
             # idempotency key, so it is committed with the row (no separate write).
             attempt.reference = gateway.prepare(payment=attempt)
-        instance_insert(attempt)
+        payment_attempts_create([attempt])
         attempt.is_new = True  # never sent to the gateway: confirm without asking first
         return attempt
 
 
-class _NotPaid(Exception):
+class NotPaid(Exception):
     def __init__(self, result: ChargeResult) -> None:
         self.result = result
 
@@ -380,38 +312,39 @@ def payment_complete(*, payment: Payment, gateway: PaymentGateway | None = None)
                 if payment.status == Payment.Status.SUCCEEDED and not paid_this_order:
                     # A second payment for an order already paid: give it back.
                     transaction.on_commit(
-                        lambda: _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+                        lambda: payment_abandon_or_leave_open(payment=payment, gateway=gateway)
                     )
                 return order
-            review = _review_as_seen(
+            review = review_as_seen(
                 account, payment.checkout_token, payment.quoted_at, payment.fingerprint
             )
-            _require_reviewed_amount(review, payment.amount)
+            reviewed_amount_require(review, payment.amount)
             result = _payment_take(payment=payment, gateway=gateway)
             if not result.succeeded:
-                raise _NotPaid(result)
+                raise NotPaid(result)
             payment.status = Payment.Status.SUCCEEDED
-            return _order_write(
+            return seat_change_order_write(
                 account=account,
                 review=review,
                 placed_by=payment.created_by,
                 checkout_token=payment.checkout_token,
                 language=payment.language,
                 payment=payment,
+                cart=review.cart,
             )
     except ReviewOutdated:
-        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+        payment_abandon_or_leave_open(payment=payment, gateway=gateway)
         raise
-    except _NotPaid as not_paid:
-        return _payment_not_taken(payment=payment, result=not_paid.result)
+    except NotPaid as not_paid:
+        return payment_not_taken(payment=payment, result=not_paid.result)
     except GatewayRefused as refused:
         logger.warning("Gateway refused payment %s: %s", payment.pk, refused)
-        return _payment_not_taken(
+        return payment_not_taken(
             payment=payment, result=ChargeResult(FAILED, payment.reference, refused.code)
         )
     except GatewayUnavailable as error:
         logger.warning("Gateway unavailable for payment %s: %s", payment.pk, error)
-        _payment_release(payment=payment)
+        payment_release(payment=payment)
         raise PaymentUnavailable(str(error)) from error
 
 
@@ -427,12 +360,12 @@ def _payment_take(*, payment: Payment, gateway: PaymentGateway) -> ChargeResult:
     return known
 
 
-def _payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
+def payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
     """Record a decline or an authentication request; the order was rolled back."""
     if result.status == PENDING:
         # Neither paid nor failed yet: keep the attempt open; the next try or the
         # reconciliation sweep finishes it when the gateway has decided.
-        _payment_release(payment=payment)
+        payment_release(payment=payment)
         raise PaymentUnavailable("The payment is still being processed.")
     payment.status = (
         Payment.Status.REQUIRES_ACTION
@@ -447,43 +380,9 @@ def _payment_not_taken(*, payment: Payment, result: ChargeResult) -> Order:
     )
     if payment.status == Payment.Status.REQUIRES_ACTION:
         raise PaymentRequiresAction(payment)
-    _unused_card_forget(payment)
+    unused_card_forget(payment)
     logger.warning("Payment %s declined (%s): nothing placed", payment.pk, payment.failure_reason)
     raise PaymentFailed(payment.failure_reason)
-
-
-def _unused_card_forget(payment: Payment) -> None:
-    """A card typed in for this payment is not kept when the payment ends without an
-    order (declined, canceled, authentication failed, review outdated): nothing changed.
-
-    Only a card entered at checkout that has not paid is forgotten; a payment it is
-    still open for keeps it. A former card on file is never forgotten here.
-    """
-    method = payment.payment_method
-    if (
-        method is not None
-        and method.entered_at_checkout
-        and not method.is_default
-        and not method.payments.filter(
-            status__in=[
-                Payment.Status.SUCCEEDED,
-                Payment.Status.PROCESSING,
-                Payment.Status.REQUIRES_ACTION,
-            ]
-        ).exists()
-    ):
-        method.delete()
-        if method.gateway == PaymentMethod.Gateway.STRIPE:
-            # Stripe.js attached it to the customer when it was set up: detach it there
-            # too, once this transaction has committed (never a network call under lock).
-            reference = method.gateway_reference
-            transaction.on_commit(lambda: _card_detach(reference), robust=True)
-
-
-def _card_detach(reference: str) -> None:
-    gateway = get_gateway()
-    if hasattr(gateway, "card_detach"):
-        gateway.card_detach(reference=reference)
 
 
 def payment_bank_step_allowed(*, payment: Payment, gateway: PaymentGateway | None = None) -> None:
@@ -503,169 +402,16 @@ def payment_bank_step_allowed(*, payment: Payment, gateway: PaymentGateway | Non
             account = account_locked(account_id=payment.account_id)
             if checkout_order(account_id=account.pk, checkout_token=payment.checkout_token):
                 raise ReviewOutdated("This checkout was placed already.")
-            review = _review_as_seen(
+            review = review_as_seen(
                 account, payment.checkout_token, payment.quoted_at, payment.fingerprint
             )
-            _require_reviewed_amount(review, payment.amount)
+            reviewed_amount_require(review, payment.amount)
     except ReviewOutdated:
-        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
+        payment_abandon_or_leave_open(payment=payment, gateway=gateway)
         raise
 
 
-def _payment_release(*, payment: Payment) -> None:
-    Payment.objects.filter(pk=payment.pk).update(claimed_until=None)
-
-
-def _payment_abandon(*, payment: Payment, gateway: PaymentGateway) -> None:
-    """The review no longer holds: give back what was taken, close the attempt.
-
-    The gateway is asked first: an attempt we think unpaid may have gone
-    through (a lost answer). Money taken is refunded; an open payment is
-    canceled at the gateway so it never can take money. If the gateway does
-    not answer, the attempt stays open for the reconciliation sweep.
-    """
-    if payment.reference and payment.status != Payment.Status.SUCCEEDED:
-        known = gateway.retrieve(payment=payment)
-        if known.succeeded:
-            payment.status = Payment.Status.SUCCEEDED
-        elif known.status in (REQUIRES_CONFIRMATION, REQUIRES_ACTION):
-            gateway.cancel(payment=payment)
-        elif known.status == PENDING:
-            _payment_release(payment=payment)
-            return
-    if payment.status == Payment.Status.SUCCEEDED:
-        gateway.refund(payment=payment)
-        status = Payment.Status.REFUNDED
-    else:
-        status = Payment.Status.CANCELED
-    Payment.objects.filter(pk=payment.pk).update(status=status, claimed_until=None)
-    _unused_card_forget(payment)
-
-
-def _payment_abandon_or_leave_open(*, payment: Payment, gateway: PaymentGateway) -> None:
-    try:
-        _payment_abandon(payment=payment, gateway=gateway)
-    except (GatewayUnavailable, GatewayRefused) as error:
-        # Could not refund or cancel now: the attempt stays open for the sweep.
-        logger.error("Payment %s could not be closed (%s); left for the sweep", payment.pk, error)
-        _payment_release(payment=payment)
-
-
-def payments_reconcile(
-    *, older_than: timedelta = timedelta(minutes=10), gateway: PaymentGateway | None = None
-) -> dict[str, int]:
-    """Close what a crash, a timeout or an abandoned tab left open, by asking the gateway.
-
-    - an attempt the gateway reports paid, without an order: the order is
-      placed if its review still holds, otherwise the money is refunded;
-    - an attempt that never took money: canceled (at the gateway too);
-    - an authentication never finished in time: canceled.
-    Never starts a charge. Safe to run twice at once (row locks, skip locked).
-    """
-    gateway = gateway or get_gateway()
-    now = clock.now()
-    counts = {"placed": 0, "refunded": 0, "canceled": 0, "failed": 0, "left": 0}
-    open_ids = list(
-        Payment.objects.filter(
-            order__isnull=True,
-            status__in=[
-                Payment.Status.PROCESSING,
-                Payment.Status.SUCCEEDED,
-                Payment.Status.REQUIRES_ACTION,
-            ],
-            updated_at__lt=now - older_than,
-        )
-        .exclude(claimed_until__gt=now)
-        # Renewal attempts are the renewal run's: it replays them with their own key.
-        .exclude(checkout_token__startswith="renewal:")
-        .values_list("pk", flat=True)
-    )
-    for payment_id in open_ids:
-        with transaction.atomic():
-            payment = (
-                Payment.objects.select_for_update(skip_locked=True)
-                .filter(pk=payment_id, order__isnull=True)
-                .exclude(claimed_until__gt=now)
-                .first()
-            )
-            if payment is None:
-                continue
-            payment.claimed_until = now + PAYMENT_CLAIM
-            payment.save(update_fields=["claimed_until", "updated_at"])
-        try:
-            known = gateway.retrieve(payment=payment) if payment.reference else None
-        except (GatewayUnavailable, GatewayRefused):
-            _payment_release(payment=payment)
-            counts["left"] += 1
-            continue
-        if known is not None and known.succeeded:
-            payment.status = Payment.Status.SUCCEEDED
-            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
-            try:
-                payment_complete(payment=payment, gateway=gateway)
-                counts["placed"] += 1
-            except ReviewOutdated:
-                counts["refunded"] += 1
-            except CheckoutError:
-                counts["left"] += 1
-            continue
-        if known is not None and known.status == FAILED:
-            Payment.objects.filter(pk=payment.pk).update(
-                status=Payment.Status.FAILED,
-                failure_reason=known.failure_reason,
-                claimed_until=None,
-            )
-            _unused_card_forget(payment)
-            counts["failed"] += 1
-            continue
-        if known is not None and known.status == PENDING:
-            _payment_release(payment=payment)
-            counts["left"] += 1
-            continue
-        auth_window = REVIEW_VALID_FOR + AUTHENTICATION_GRACE
-        if (
-            payment.status == Payment.Status.REQUIRES_ACTION
-            and payment.quoted_at > now - auth_window
-        ):
-            _payment_release(payment=payment)  # the admin may still finish the bank's step
-            counts["left"] += 1
-            continue
-        _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
-        counts["canceled"] += 1
-    return counts
-
-
-def payment_authenticated(
-    *, payment: Payment, result: ChargeResult, gateway: PaymentGateway | None = None
-) -> Order:
-    """The admin came back from authenticating ``payment``: finish the order or say why not."""
-    with transaction.atomic():
-        Account.objects.select_for_update().get(pk=payment.account_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if payment.order_id:
-            return payment.order
-        if payment.status == Payment.Status.SUCCEEDED:
-            # A webhook got here first: the money is taken; finish the order (idempotent).
-            return_early = False
-        elif payment.status != Payment.Status.REQUIRES_ACTION:
-            raise PaymentFailed(payment.failure_reason or AUTHENTICATION_FAILED)
-        elif result.status in (REQUIRES_ACTION, PENDING):
-            # The bank's step is not finished: keep waiting, change nothing.
-            raise PaymentRequiresAction(payment)
-        else:
-            return_early = not result.succeeded
-            payment.status = Payment.Status.SUCCEEDED if result.succeeded else Payment.Status.FAILED
-            payment.failure_reason = "" if result.succeeded else result.failure_reason
-            payment.claimed_until = clock.now() + PAYMENT_CLAIM if result.succeeded else None
-            payment.save(update_fields=["status", "failure_reason", "claimed_until", "updated_at"])
-            if return_early:
-                _unused_card_forget(payment)
-    if return_early:
-        raise PaymentFailed(payment.failure_reason)
-    return payment_complete(payment=payment, gateway=gateway)
-
-
-def _review_as_seen(
+def review_as_seen(
     account: Account, checkout_token: str, quoted_at: datetime, fingerprint: str
 ) -> CartReview:
     """Re-quote the cart under lock at the reviewed instant; it must be what was reviewed."""
@@ -674,355 +420,20 @@ def _review_as_seen(
         raise ReviewOutdated("The cart changed after the review.")
     if not review.can_place or review.quote.fingerprint() != fingerprint:
         raise ReviewOutdated("The quote changed after the review.", review=review)
-    _require_period_running(review)
+    period_running_require(review)
     return review
 
 
-def _require_reviewed_amount(review: CartReview, amount_due: Money) -> None:
+def reviewed_amount_require(review: CartReview, amount_due: Money) -> None:
     """The amount the payment was opened for is the one the quote under lock says is due."""
     if review.quote.amount_due != amount_due:
         raise ReviewOutdated("The amount due is not the reviewed one.", review=review)
 
 
-def _require_period_running(review: CartReview) -> None:
+def period_running_require(review: CartReview) -> None:
     """A quote credits the unused time of a period; once that period has ended its
     renewal is due (and may be running), so the change must be reviewed again."""
     now = clock.now()
     for line, _ in review.quote.lines:
         if now >= line.period_end:
             raise ReviewOutdated("The billing period ended after the review.", review=review)
-
-
-def _order_write(
-    *,
-    account: Account,
-    review: CartReview,
-    placed_by: User | None,
-    checkout_token: str,
-    language: str,
-    payment: Payment | None,
-    channel: str = SeatChange.Channel.PORTAL,
-) -> Order:
-    """Write the placed order and everything it changes. Runs inside the locked transaction.
-
-    ``review`` is the cart's review (portal) or a one-line review without a
-    cart (support staff changing seats on the customer's behalf).
-    """
-    quote = review.quote
-    cart = review.cart
-    now = clock.now()
-    order = Order(
-        number=_order_number(now),
-        account=account,
-        placed_by=placed_by,
-        placed_at=now,
-        effective_at=quote.at,
-        idempotency_key=checkout_token,
-        language=language,
-        tax_kind=quote.tax.kind,
-        tax_rate=quote.tax.rate,
-        vat_number=account.vat_number,
-        credit=quote.credit,
-        charge=quote.charge,
-        subtotal=quote.subtotal,
-        tax=quote.tax_amount,
-        total=quote.total,
-        credit_applied=quote.credit_applied,
-        credit_added=quote.credit_added,
-        amount_due=quote.amount_due,
-        payment_method_label=str(payment.payment_method) if payment else "",
-    )
-    instance_insert(order)
-    subscriptions = {line.subscription_id: line.subscription for line in review.lines}
-    lines = [
-        OrderLine(
-            order=order,
-            subscription_id=line.subscription_id,
-            product_name=subscriptions[line.subscription_id].plan.product.name,
-            interval=line.interval,
-            from_seats=line.current_seats,
-            to_seats=line.new_seats,
-            unit_price=line.unit_price,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            new_period_start=line_quote.new_period_start,
-            new_period_end=line_quote.new_period_end,
-            credit=line_quote.credit,
-            charge=line_quote.charge,
-            subtotal=line_quote.subtotal,
-            tax=line_quote.tax,
-            total=line_quote.total,
-        )
-        for line, line_quote in quote.lines
-    ]
-    history = [
-        SeatChange(
-            subscription_id=line.subscription_id,
-            from_seats=line.current_seats,
-            to_seats=line.new_seats,
-            at=quote.at,
-            changed_by=placed_by,
-            channel=channel,
-            order_reference=order.number,
-        )
-        for line, _ in quote.lines
-    ]
-    changed = []
-    for line, line_quote in quote.lines:
-        # Locked by the re-quote (cart_lines(lock=True)), so its version is the current one.
-        subscription = subscriptions[line.subscription_id]
-        subscription.status = Subscription.Status.ACTIVE
-        subscription.seats = line.new_seats
-        subscription.billing_anchor = line_quote.new_period_start
-        subscription.current_period_start = line_quote.new_period_start
-        subscription.current_period_end = line_quote.new_period_end
-        subscription.version += 1
-        changed.append(instance_update_write(subscription, SUBSCRIPTION_CHANGED_FIELDS))
-    # The account is locked and the quote was made from its balance under this
-    # lock, so the entries keep the balance at or above zero.
-    ledger = []
-    if quote.credit_added.amount > 0:
-        ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))
-    if quote.credit_applied.amount > 0:
-        ledger.append((-quote.credit_applied, CreditLedgerEntry.Reason.APPLIED_TO_ORDER))
-    credit = [
-        CreditLedgerEntry(
-            account=account,
-            amount=amount,
-            reason=reason,
-            reference=order.number,
-            created_by=placed_by,
-            created_at=now,
-        )
-        for amount, reason in ledger
-    ]
-    cart_writes = []
-    if cart is not None:
-        cart.checkout_token = uuid.uuid4()  # the next checkout is another one
-        cart_writes = [
-            _CART_LINES_DELETE.write([cart.pk]),
-            instance_update_write(cart, ["checkout_token", "updated_at"]),
-        ]
-    payment_write = None
-    if payment is not None:
-        method = payment.payment_method
-        if method is not None and not method.is_default:  # a new card that just paid
-            PaymentMethod.objects.filter(account=account, is_default=True).update(is_default=False)
-            PaymentMethod.objects.filter(pk=method.pk).update(
-                is_default=True, entered_at_checkout=False
-            )
-        payment.order = order
-        payment.claimed_until = None
-        payment_write = instance_update_write(
-            payment, ["order", "status", "claimed_until", "updated_at"]
-        )
-    # Sent together, in one round trip: nothing here is read back. The payment's
-    # update comes last, so that its count of rows changed is the one returned.
-    updated = writes_run(
-        *objects_insert(lines),
-        *objects_insert(history),
-        *changed,
-        *objects_insert(credit),
-        *cart_writes,
-        payment_write,
-    )
-    if payment_write is not None and updated != 1:
-        raise DatabaseError(f"Payment {payment.pk} was not there to record its order.")
-
-    from checkout.tasks import send_order_confirmation
-
-    # Robust: a broker or SMTP failure must not turn a placed order into an error page;
-    # the email stays pending on the order for the sweeper.
-    transaction.on_commit(lambda: send_order_confirmation.delay(order.pk), robust=True)
-    return order
-
-
-def _payment_method_save(
-    *, account: Account, card: CardDetails | StripeCardSetup, gateway: PaymentGateway
-) -> PaymentMethod:
-    """Keep a card entered on the review (the sandbox's form, or Stripe.js's SetupIntent):
-    brand, last four and expiry, not yet as the card on file."""
-    if not hasattr(gateway, "save_card"):
-        raise PaymentDetailsRequired("Cards are entered through the payment provider's form.")
-    saved = gateway.save_card(card=card)
-    # Not the default yet: it becomes the card on file once it has paid.
-    return payment_method_store(
-        account=account, saved=saved, gateway_name=gateway.name, make_default=False
-    )
-
-
-# -- Support staff ----------------------------------------------------------------------
-
-
-class StaffChangeRefused(CheckoutError):
-    code = "staff_change_refused"
-
-
-def staff_seat_change_review(*, subscription: Subscription, new_seats: int, at: datetime):
-    """The one-line review of a seat change support staff make for the customer.
-
-    Same rules and quote as the Billing Center; raises ``StaffChangeRefused``
-    with the rule's message for a count the rules refuse.
-    """
-    from checkout.pricing import quote_cart
-    from checkout.selectors import line_input
-    from subscriptions.selectors import (
-        account_credit_balance,
-        account_tax_treatment,
-        subscription_assigned_seats,
-    )
-
-    problem = line_problem(
-        subscription=subscription,
-        new_seats=new_seats,
-        assigned_seats=subscription_assigned_seats(subscription=subscription),
-    )
-    if problem:
-        raise StaffChangeRefused(problem)
-    account = subscription.account
-    try:
-        quote = quote_cart(
-            lines=[line_input(subscription=subscription, new_seats=new_seats, at=at)],
-            tax=account_tax_treatment(account=account),
-            account_credit=account_credit_balance(account=account),
-            at=at,
-        )
-    except ValueError as error:
-        raise StaffChangeRefused(quote_problem_message(error)) from None
-    line = CartLine(subscription=subscription, new_seats=new_seats)
-    return CartReview(cart=None, lines=[line], quote=quote)
-
-
-def staff_seat_change(
-    *,
-    subscription: Subscription,
-    new_seats: int,
-    staff: User,
-    reason: str,
-    quoted_at: datetime,
-    fingerprint: str,
-    gateway: PaymentGateway | None = None,
-) -> Order:
-    """Change seats on the customer's behalf, as previewed, or change nothing.
-
-    Re-quotes under the account and subscription locks at the previewed
-    instant; a different quote raises ``ReviewOutdated``. Money due is taken
-    from the card on file: the attempt and its gateway reference are committed
-    before the money moves, as at Place order. Writes an audit entry.
-    """
-    from subscriptions.models import AuditEntry
-
-    if not reason.strip():
-        raise StaffChangeRefused("A reason is required.")
-    gateway = gateway or get_gateway()
-    now = clock.now()
-    if not now - REVIEW_VALID_FOR <= quoted_at <= now:
-        raise ReviewOutdated("The preview is too old; preview again.")
-    token = f"admin:{subscription.pk}:{uuid.uuid4().hex}"
-
-    def locked_review():
-        account = Account.objects.select_for_update().get(pk=subscription.account_id)
-        locked = (
-            Subscription.objects.select_for_update()
-            .select_related("plan__product", "account")
-            .get(pk=subscription.pk)
-        )
-        review = staff_seat_change_review(subscription=locked, new_seats=new_seats, at=quoted_at)
-        if review.quote.fingerprint() != fingerprint:
-            raise ReviewOutdated("The quote changed since the preview.", review=review)
-        _require_period_running(review)
-        return account, locked, review
-
-    payment = None
-    with transaction.atomic():
-        account, locked, review = locked_review()
-        if review.quote.amount_due.amount > 0:
-            method = default_payment_method(account=account)
-            if method is None:
-                raise StaffChangeRefused(
-                    "This change costs money and the account has no card on file."
-                )
-            payment = Payment.objects.create(
-                account=account,
-                payment_method=method,
-                created_by=staff,
-                checkout_token=token,
-                idempotency_key=f"{token}:1",
-                gateway=gateway.name,
-                amount=review.quote.amount_due,
-                quoted_at=quoted_at,
-                fingerprint=fingerprint,
-                created_at=now,
-            )
-    try:
-        if payment is not None:
-            payment.reference = gateway.prepare(payment=payment)
-            payment.save(update_fields=["reference", "updated_at"])
-        with transaction.atomic():
-            account, locked, review = locked_review()
-            if payment is not None:
-                result = gateway.confirm(payment=payment)
-                if not result.succeeded:
-                    raise _NotPaid(result)
-                payment.status = Payment.Status.SUCCEEDED
-            before = {"seats": locked.seats, "status": locked.status}
-            order = _order_write(
-                account=account,
-                review=review,
-                placed_by=staff,
-                checkout_token=token,
-                language=_billing_admin_language(account),
-                payment=payment,
-                channel=SeatChange.Channel.ADMIN,
-            )
-            AuditEntry.objects.create(
-                account=account,
-                actor=staff,
-                action="seat_change",
-                target=f"subscription {locked.pk} ({locked.plan.product.name})",
-                before=before,
-                after={"seats": new_seats, "status": "active", "order": order.number},
-                reason=reason.strip(),
-                at=now,
-            )
-            return order
-    except ReviewOutdated:
-        if payment is not None:
-            _payment_abandon_or_leave_open(payment=payment, gateway=gateway)
-        raise
-    except _NotPaid as not_paid:
-        return _payment_not_taken(payment=payment, result=not_paid.result)
-    except GatewayUnavailable as error:
-        raise PaymentUnavailable(str(error)) from error
-
-
-def _billing_admin_language(account: Account) -> str:
-    admin = account.memberships.filter(role="billing_admin").select_related("user").first()
-    return admin.user.language if admin else "en"
-
-
-def order_email_resend(*, order: Order, reason: str, staff: User) -> Order:
-    """Send an order's confirmation again (support), through the same task, audited."""
-    from checkout.tasks import send_order_confirmation
-    from subscriptions.models import AuditEntry
-
-    if not reason.strip():
-        raise StaffChangeRefused("A reason is required.")
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        before = locked.email_status
-        locked.email_status = Order.EmailStatus.PENDING
-        locked.email_error = ""
-        locked.save(update_fields=["email_status", "email_error"])
-        AuditEntry.objects.create(
-            account_id=locked.account_id,
-            actor=staff,
-            action="email_resent",
-            target=f"order {locked.number}",
-            before={"email_status": before},
-            after={"email_status": "pending"},
-            reason=reason.strip(),
-            at=clock.now(),
-        )
-        transaction.on_commit(lambda: send_order_confirmation.delay(locked.pk), robust=True)
-    return locked

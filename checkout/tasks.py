@@ -208,6 +208,6 @@ def dispatch_pending_emails(older_than_seconds: float | None = None) -> dict:
 @shared_task(acks_late=True)
 def reconcile_payments() -> dict:
     """Close payment attempts a crash, a timeout or an abandoned tab left open (beat)."""
-    from checkout.services import payments_reconcile
+    from checkout.payment_recovery import payments_reconcile
 
     return payments_reconcile()

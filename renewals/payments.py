@@ -24,12 +24,6 @@ from django.db import transaction
 from moneyed import Money
 
 from checkout.models import Order
-from checkout.renewals import (
-    credit_given_back,
-    credit_held,
-    renewal_order_number,
-    renewal_paid_record,
-)
 from payments.gateways import (
     FAILED,
     REQUIRES_ACTION,
@@ -42,6 +36,12 @@ from payments.gateways import (
     get_gateway,
 )
 from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from renewals.run import (
+    credit_given_back,
+    credit_held,
+    renewal_order_number,
+    renewal_paid_record,
+)
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.money import round_money

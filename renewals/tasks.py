@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 
-from checkout.renewals import subscriptions_renew
 from checkout.tasks import (
     ALREADY_SENT,
     BUSY,
@@ -24,6 +23,7 @@ from checkout.tasks import (
 )
 from payments.models import RENEWAL_TOKEN_PREFIX, Payment
 from renewals.emails import renewal_authentication_send
+from renewals.run import subscriptions_renew
 from subscriptions import clock
 
 logger = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from subscriptions.admin_actions import (
     SupportPermissionMixin,
     support_action,
 )
+from subscriptions.credit import credit_balance
 from subscriptions.forms import DECIMAL_NUMBER, WholeNumberField
 from subscriptions.models import (
     Account,
@@ -44,7 +45,6 @@ from subscriptions.models import (
     TaxRate,
     User,
 )
-from subscriptions.selectors import account_credit_balance
 from subscriptions.services import SUPPORT_CREDIT_LIMIT
 
 
@@ -208,7 +208,7 @@ def _apply_credit(account, form, staff):
         reason=form.cleaned_data["reason"],
         staff=staff,
     )
-    return f"Ledger entry added. {account} now has {account_credit_balance(account=account)}."
+    return f"Ledger entry added. {account} now has {credit_balance(account)}."
 
 
 class ChannelForm(ReasonForm):
@@ -278,7 +278,7 @@ class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
     def credit(self, account):
         if account.pk is None:  # not saved yet: no currency, no ledger
             return "-"
-        return account_credit_balance(account=account)
+        return credit_balance(account)
 
     @admin.display(description="history")
     def history_links(self, account):

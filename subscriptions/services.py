@@ -11,6 +11,7 @@ from django.db.models import F
 from moneyed import Money
 
 from subscriptions import clock
+from subscriptions.credit import credit_balance
 from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
     Account,
@@ -21,7 +22,6 @@ from subscriptions.models import (
     User,
 )
 from subscriptions.money import minor_unit_places
-from subscriptions.selectors import account_credit_balance
 from subscriptions.templatetags.billing import money_text
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
@@ -69,7 +69,7 @@ def credit_ledger_add(
     with transaction.atomic():
         Account.objects.select_for_update().get(pk=account.pk)
         if amount.amount < 0:
-            balance = account_credit_balance(account=account)
+            balance = credit_balance(account)
             if balance + amount < Money(0, account.currency):
                 raise ValidationError(
                     f"The account has {balance} of credit; {-amount} cannot be taken from it."
@@ -162,7 +162,7 @@ def account_credit_adjust(
         raise ValidationError(f"Enter a non-zero amount up to {SUPPORT_CREDIT_LIMIT:,}.")
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
-        before = account_credit_balance(account=locked)
+        before = credit_balance(locked)
         after = before + amount if amount.currency.code == locked.currency else None
         if after is not None and amount.amount > 0 and after.amount > SUPPORT_CREDIT_LIMIT:
             limit = Money(SUPPORT_CREDIT_LIMIT, locked.currency)

@@ -12,8 +12,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from checkout.models import Order
-from checkout.renewals import subscriptions_renew
 from payments.models import Payment
+from renewals.run import subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end

@@ -116,14 +116,14 @@ def _adjust_at_once(account, amounts: list[Money], staff, monkeypatch) -> list[s
     """Both corrections start together, each on its own connection, and each waits a
     moment after reading the balance: without the row lock both would read the same
     old balance and both pass."""
-    read_balance = services.account_credit_balance
+    read_balance = services.credit_balance
 
-    def slow_balance(*, account):
-        balance = read_balance(account=account)
+    def slow_balance(account):
+        balance = read_balance(account)
         time.sleep(0.5)
         return balance
 
-    monkeypatch.setattr(services, "account_credit_balance", slow_balance)
+    monkeypatch.setattr(services, "credit_balance", slow_balance)
     start = threading.Barrier(len(amounts))
     outcomes: list[str] = [""] * len(amounts)
 

@@ -16,8 +16,8 @@ import pytest
 from django.urls import reverse
 
 from checkout.models import Cart, CartLine, Order
-from checkout.renewals import subscriptions_renew
 from payments.models import Payment, PaymentMethod
+from renewals.run import subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory

@@ -46,12 +46,12 @@ from hypothesis.stateful import (
 from moneyed import Money
 
 from checkout.models import Cart, Order, OrderLine
-from checkout.renewals import subscriptions_renew
 from checkout.selectors import cart_review
 from checkout.services import PaymentFailed, cart_line_remove, cart_line_set, order_place
 from payments.cards import payment_method_store as card_on_file_replace
 from payments.gateways import CardDetails, SandboxGateway, SavedCard
 from payments.models import Payment, PaymentMethod
+from renewals.run import subscriptions_renew
 from subscriptions.models import CreditLedgerEntry, Membership, SeatChange, Subscription
 from subscriptions.proration import period_containing, quote_seat_change, settle_total
 from subscriptions.selectors import account_credit_balance

@@ -416,7 +416,7 @@ def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_
     back at the same moment. Here the admin's return places the order between the event
     being stored and the webhook completing it (the real order of a real race)."""
     from checkout import receivers
-    from checkout.services import payment_authenticated
+    from checkout.payment_recovery import payment_authenticated
     from payments.gateways import StripeGateway
     from tests.payments.test_stripe_payments import refunds_for
 

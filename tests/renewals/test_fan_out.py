@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from checkout.models import Order, OrderLine
-from checkout.renewals import subscriptions_renew
 from payments.models import Payment
+from renewals.run import subscriptions_renew
 from subscriptions.models import Subscription
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.renewals.conftest import DEC_1

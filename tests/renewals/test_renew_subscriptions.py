@@ -11,14 +11,14 @@ import time_machine
 from moneyed import Money
 
 from checkout.models import Order, OrderLine
-from checkout.renewals import (
+from payments.gateways import SandboxGateway
+from payments.models import Payment, PaymentMethod
+from renewals.run import (
     RENEWAL_CLAIM,
     renewal_order_number,
     renewal_token,
     subscriptions_renew,
 )
-from payments.gateways import SandboxGateway
-from payments.models import Payment, PaymentMethod
 from subscriptions.models import Account, CreditLedgerEntry, Subscription
 from subscriptions.selectors import account_credit_balance
 from tests.factories import MembershipFactory, PaymentMethodFactory

@@ -13,9 +13,9 @@ from django.urls import reverse
 from moneyed import Money
 
 from checkout.models import Order
-from checkout.renewals import renewal_token, subscriptions_renew
 from payments.gateways import SandboxGateway
 from payments.models import Payment, PaymentMethod
+from renewals.run import renewal_token, subscriptions_renew
 from renewals.tasks import renewal_authentication_requests_dispatch
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance

@@ -12,11 +12,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
-from checkout import renewals
 from checkout.models import Order, OrderLine
-from checkout.renewals import subscriptions_due, subscriptions_renew
 from payments.gateways import SandboxGateway
 from payments.models import Payment, PaymentMethod
+from renewals import run as renewals
+from renewals.run import subscriptions_due, subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.selectors import account_credit_balance

@@ -10,8 +10,8 @@ from django.utils import timezone
 from moneyed import Money
 
 from checkout.models import Order
-from checkout.renewals import renewal_token, subscriptions_renew
 from payments.models import Payment
+from renewals.run import renewal_token, subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end

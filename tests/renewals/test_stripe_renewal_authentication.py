@@ -13,9 +13,9 @@ import pytest
 from django.urls import reverse
 
 from checkout.models import Order
-from checkout.renewals import subscriptions_renew
 from payments.models import Payment
 from payments.webhooks import stripe_event_handle
+from renewals.run import subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from tests.factories import MembershipFactory, PaymentMethodFactory

@@ -1,4 +1,4 @@
-"""Renew every subscription whose billing period has ended (checkout.renewals).
+"""Renew every subscription whose billing period has ended (renewals.run).
 
 The same service the beat schedule runs every 15 minutes
 (renewals.tasks.renew_subscriptions_task). Safe to run again and twice
@@ -15,16 +15,15 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from kombu.exceptions import KombuError
 
-from checkout.renewals import (
+from renewals.report import (
     ERROR,
     PAST_DUE,
     SUSPENDED,
     UNAVAILABLE,
     RenewalOutcome,
     RenewalSummary,
-    subscriptions_due,
-    subscriptions_renew,
 )
+from renewals.run import subscriptions_due, subscriptions_renew
 from renewals.tasks import renew_subscriptions_shard_task
 from subscriptions import clock
 from subscriptions.management.cli import OperationsCommand, parse_instant, parse_whole_number
