@@ -144,6 +144,9 @@ def batch_update(
 
 
 def _bulk_update(model, objects, fields, increment) -> int:
+    """Django's ``bulk_update``. Trap: on PostgreSQL it casts each value to the column's
+    type, and an explicit cast to ``varchar(n)`` cuts a longer value to fit instead of
+    refusing it; the values written here are the portal's own (statuses, ids, times)."""
     before = [{name: getattr(obj, name) for name in increment} for obj in objects]
     for obj in objects:
         for name in increment:

@@ -13,7 +13,7 @@ from moneyed import Money
 
 from checkout.models import Order, OrderLine
 from checkout.orders import OrderDraft, orders_write
-from core.batch_writes import batch_insert, batch_update
+from core.batch_writes import SET_BASED_FROM, batch_insert, batch_update
 from payments.attempts import payment_attempt_new, payment_attempts_create
 from payments.models import Payment
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
@@ -111,15 +111,18 @@ def test_attempts_created_together_get_their_ids_in_order_defaults_and_auto_now(
 
 
 def test_a_value_too_long_for_its_column_is_refused_not_cut():
-    subscription = SubscriptionFactory(seats=5)
-    too_long = order(subscription.account, None, "B" * 40)
+    """The set-based statements (a renewal batch) refuse a value too long for its column,
+    as the ORM's insert does; they never cut it to fit."""
+    subscriptions = [SubscriptionFactory(seats=5) for _ in range(SET_BASED_FROM)]
+    orders = [order(s.account, None, f"R-{n}") for n, s in enumerate(subscriptions)]
+    orders[-1].number = "B" * 40
     with pytest.raises(DataError), transaction.atomic():
-        batch_insert([too_long])
+        batch_insert(orders)
     assert not Order.objects.exists()
-    subscription.status = "s" * 40
+    subscriptions[-1].status = "s" * 40
     with pytest.raises(DataError), transaction.atomic():
-        batch_update(Subscription, [subscription], ["status"])
-    assert Subscription.objects.get(pk=subscription.pk).status == Subscription.Status.ACTIVE
+        batch_update(Subscription, subscriptions, ["status"])
+    assert Subscription.objects.get(pk=subscriptions[-1].pk).status == Subscription.Status.ACTIVE
 
 
 def test_an_update_writes_each_rows_values_and_bumps_the_version():
