@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from subscriptions.money import (
-    CurrencyMismatch,
-)
+from subscriptions.money import CurrencyMismatch
 
 
 class QuoteError(ValueError):

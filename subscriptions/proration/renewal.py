@@ -7,9 +7,7 @@ from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 from moneyed import Money
 
-from subscriptions.money import (
-    round_money,
-)
+from subscriptions.money import round_money
 from subscriptions.proration.amounts import (
     _EXACT,
     MAX_SEATS,

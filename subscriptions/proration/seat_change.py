@@ -9,9 +9,7 @@ from fractions import Fraction
 
 from moneyed import Money
 
-from subscriptions.money import (
-    round_money,
-)
+from subscriptions.money import round_money
 from subscriptions.proration.amounts import (
     _EXACT,
     MAX_SEATS,
