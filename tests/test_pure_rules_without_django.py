@@ -1,6 +1,6 @@
 """The pure billing-rule tests run without Django, as tests/conftest.py promises.
 
-`pytest -p no:django tests/subscriptions/test_proration.py`: no settings, no database.
+`pytest -p no:django tests/subscriptions/proration`: no settings, no database.
 Every package loads tests/shared_fixtures.py, so it must not import a model at import time.
 """
 
@@ -19,7 +19,7 @@ def test_the_proration_tests_run_with_django_switched_off():
         for key, value in os.environ.items()
         if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTEST_ADDOPTS"}
     }
-    command = "-m pytest -q -p no:django -p no:cacheprovider tests/subscriptions/test_proration.py"
+    command = "-m pytest -q -p no:django -p no:cacheprovider tests/subscriptions/proration"
     run = subprocess.run(
         [sys.executable, *command.split()],
         cwd=ROOT,

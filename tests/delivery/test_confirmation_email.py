@@ -10,7 +10,7 @@ import pytest
 
 from checkout.models import Order
 from checkout.tasks import dispatch_pending_emails, pending_emails_dispatch
-from tests.delivery.conftest import order_status, use_broker, wait_for_status
+from tests.delivery.harness import order_status, use_broker, wait_for_status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 

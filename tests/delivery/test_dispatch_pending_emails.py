@@ -14,7 +14,7 @@ from django.core.management import call_command
 from checkout.models import Order
 from checkout.tasks import pending_emails_dispatch
 from tests.checkout.conftest import AT
-from tests.delivery.conftest import manage, order_status, portal_environment
+from tests.delivery.harness import manage, order_status, portal_environment
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)

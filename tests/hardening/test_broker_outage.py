@@ -24,7 +24,7 @@ from django.urls import reverse
 
 from checkout.models import Order
 from tests.delivery import conftest as delivery
-from tests.delivery.conftest import SETTLE, celery_publishing_to, manage
+from tests.delivery.harness import SETTLE, celery_publishing_to, manage
 from tests.shared_fixtures import AT, put_in_cart
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

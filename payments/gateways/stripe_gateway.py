@@ -1,218 +1,38 @@
-"""Payment gateways: one small interface, two backends, chosen by settings.
+"""The Stripe gateway, through the official ``stripe`` library.
 
-A payment is taken in two steps so that no network failure can charge twice:
-``prepare`` registers the payment with the gateway and returns its reference
-(no money moves; the reference is committed to our ``Payment`` row at once),
-``confirm`` takes the money. After a timeout, ``retrieve`` tells what the
-gateway did with that reference; confirming is only ever asked for a payment
-the gateway reports as not yet confirmed.
-
-- **Sandbox** (the default, and what `make run` uses) behaves like Stripe's
-  test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined,
-  4000 0025 0000 3155 asks for authentication. It keeps only brand, last four
-  digits and expiry; the card number and CVC never leave the request. Its
-  "remote" state is our own Payment row.
-- **Stripe** (when ``STRIPE_SECRET_KEY`` is set) through the ``stripe``
-  library, ``STRIPE_API_BASE`` pointing at Stripe or a local stand-in.
-  Amounts cross this boundary as integer minor units.
+Amounts cross this boundary as integer minor units; a rate-limited call is
+tried again with the same idempotency key.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import random
 import time
-import uuid
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import stripe
 from django.conf import settings
-from moneyed import Money
 
+from payments.gateways.base import (
+    AUTHENTICATION_REQUIRED,
+    FAILED,
+    PENDING,
+    REQUIRES_ACTION,
+    REQUIRES_CONFIRMATION,
+    SUCCEEDED,
+    ChargeResult,
+    GatewayRefused,
+    GatewayUnavailable,
+    SavedCard,
+    StripeCardSetup,
+    to_minor_units,
+)
 from payments.models import PaymentMethod
-from subscriptions.money import minor_unit_places
 
 if TYPE_CHECKING:
     from payments.models import Payment
     from subscriptions.models import Account
-
-logger = logging.getLogger(__name__)
-
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-REQUIRES_ACTION = "requires_action"
-REQUIRES_CONFIRMATION = "requires_confirmation"
-# Still in flight at the gateway (an async method, or a bank step not finished):
-# neither paid nor failed, so the attempt stays open.
-PENDING = "pending"
-# Stripe's decline of an off-session charge whose bank wants the customer to authenticate.
-AUTHENTICATION_REQUIRED = "authentication_required"
-
-
-class GatewayRefused(Exception):
-    """The gateway refused the request itself (4xx): not a decline, not a network failure."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(message or code)
-        self.code = code
-
-
-class GatewayUnavailable(Exception):
-    """The gateway did not answer (timeout, connection refused, 5xx after retries)."""
-
-
-@dataclass(frozen=True, repr=False)
-class CardDetails:
-    """Card data as typed into the sandbox form. Never stored, never logged."""
-
-    number: str
-    exp_month: int
-    exp_year: int
-    cvc: str
-
-    def __repr__(self) -> str:  # keep the number and CVC out of tracebacks and logs
-        return f"CardDetails(last4={self.number[-4:]}, exp={self.exp_month:02d}/{self.exp_year})"
-
-
-@dataclass(frozen=True)
-class SavedCard:
-    reference: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
-class StripeCardSetup:
-    """A card Stripe.js saved in the browser on a SetupIntent of the account's customer.
-
-    What the Stripe gateway's ``save_card`` takes instead of ``CardDetails``: the
-    SetupIntent's id and what Stripe reported about its card, checked by
-    ``StripeGateway.card_setup`` before any lock is taken. No card number, ever.
-    """
-
-    setup_intent: str
-    card: SavedCard
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    status: str
-    reference: str = ""
-    failure_reason: str = ""
-    client_secret: str = ""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == SUCCEEDED
-
-
-class PaymentGateway(Protocol):
-    name: str
-    # True when ``prepare`` asks no one: its reference is a function of the payment's
-    # idempotency key, so it can be written with the attempt itself. A gateway that
-    # registers payments remotely is asked only after the attempt is committed.
-    prepares_locally: bool
-
-    def prepare(self, *, payment: Payment) -> str: ...
-
-    def confirm(self, *, payment: Payment) -> ChargeResult: ...
-
-    def retrieve(self, *, payment: Payment) -> ChargeResult: ...
-
-    def refund(self, *, payment: Payment) -> None: ...
-
-
-def to_minor_units(amount: Money) -> int:
-    """The integer the gateway wants: €274.89 → 27489, ¥9301 → 9301."""
-    places = minor_unit_places(amount.currency)
-    value = amount.amount.scaleb(places)
-    if value != value.to_integral_value():
-        raise ValueError(f"{amount} is not a whole number of minor units.")
-    return int(value)
-
-
-def from_minor_units(value: int, currency: str) -> Money:
-    return Money(Decimal(value).scaleb(-minor_unit_places(currency)), currency.upper())
-
-
-def card_brand(number: str) -> str:
-    if number.startswith("4"):
-        return "Visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or "2221" <= number[:4] <= "2720":
-        return "Mastercard"
-    if number[:2] in {"34", "37"}:
-        return "American Express"
-    return "Card"
-
-
-class SandboxGateway:
-    """Takes no real money. The card's last four digits choose the outcome."""
-
-    name = PaymentMethod.Gateway.SANDBOX
-    prepares_locally = True
-    DECLINED_LAST4 = "0002"
-    AUTHENTICATION_LAST4 = "3155"
-
-    def save_card(self, *, card: CardDetails) -> SavedCard:
-        if not isinstance(card, CardDetails):
-            raise GatewayRefused("card_details_required", "The sandbox takes typed card details.")
-        return SavedCard(
-            reference=f"sandbox_pm_{uuid.uuid4().hex}",
-            brand=card_brand(card.number),
-            last4=card.number[-4:],
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
-
-    def prepare(self, *, payment: Payment) -> str:
-        return f"sandbox_pi_{uuid.uuid5(uuid.NAMESPACE_URL, payment.idempotency_key).hex}"
-
-    def confirm(self, *, payment: Payment) -> ChargeResult:
-        method = payment.payment_method
-        at = payment.created_at
-        if method is None:
-            return ChargeResult(FAILED, payment.reference, "payment_method_missing")
-        if (method.exp_year, method.exp_month) < (at.year, at.month):
-            return ChargeResult(FAILED, payment.reference, "expired_card")
-        if method.last4 == self.DECLINED_LAST4:
-            return ChargeResult(FAILED, payment.reference, "card_declined")
-        if method.last4 == self.AUTHENTICATION_LAST4:
-            return ChargeResult(
-                REQUIRES_ACTION, payment.reference, client_secret=f"{payment.reference}_secret"
-            )
-        return ChargeResult(SUCCEEDED, payment.reference)
-
-    def retrieve(self, *, payment: Payment) -> ChargeResult:
-        # The sandbox keeps no state of its own: our row is what it "knows".
-        status = {"processing": REQUIRES_CONFIRMATION}.get(payment.status, payment.status)
-        return ChargeResult(status, payment.reference, payment.failure_reason)
-
-    def authenticate(self, *, payment: Payment, success: bool) -> ChargeResult:
-        """The sandbox's stand-in for the bank's authentication page."""
-        if success:
-            return ChargeResult(SUCCEEDED, payment.reference)
-        return ChargeResult(FAILED, payment.reference, "authentication_failed")
-
-    def refund(self, *, payment: Payment) -> None:
-        logger.info("Sandbox refund of %s for %s", payment.amount, payment.reference)
-
-    def cancel(self, *, payment: Payment) -> None:
-        logger.info("Sandbox cancel of %s", payment.reference)
-
-    def charge_off_session(self, *, payment: Payment) -> ChargeResult:
-        """Charge the card on file while nobody is at the screen (a renewal).
-
-        The same outcomes as ``confirm``; the reference is the one ``prepare``
-        would give, so a repeated call for the same payment names the same charge.
-        """
-        result = self.confirm(payment=payment)
-        reference = result.reference or self.prepare(payment=payment)
-        return ChargeResult(result.status, reference, result.failure_reason, result.client_secret)
 
 
 def _rate_limit_retry(error: stripe.RateLimitError) -> bool:
@@ -437,9 +257,3 @@ class StripeGateway:
         except GatewayRefused as refused:  # e.g. a card detached from the customer
             return ChargeResult(FAILED, payment.reference, refused.code)
         return self._result(intent)
-
-
-def get_gateway() -> PaymentGateway:
-    if settings.PAYMENT_GATEWAY == "stripe":
-        return StripeGateway()
-    return SandboxGateway()
