@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from moneyed import Money
 
 from subscriptions import clock
 from subscriptions.credit import credit_balance
@@ -28,12 +27,6 @@ from subscriptions.proration import (
     validate_new_seats,
 )
 from subscriptions.vat import TaxTreatment, resolve_tax_treatment
-
-
-def account_credit_balance(*, account: Account) -> Money:
-    """The account's credit (``subscriptions.credit.credit_balance``): the sum of its
-    ledger entries, in its currency; ``CurrencyMismatch`` for an entry in another."""
-    return credit_balance(account)
 
 
 def standard_tax_rates(*, countries: Iterable[str] | None = None) -> dict[str, Decimal]:

@@ -21,9 +21,9 @@ from checkout.services import (
 )
 from payments.gateways import CardDetails, SandboxGateway
 from payments.models import Payment, PaymentMethod
+from subscriptions.credit import credit_balance
 from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
 from subscriptions.proration import quote_seat_change
-from subscriptions.selectors import account_credit_balance
 from tests.checkout.conftest import AT, NOV_1, put_in_cart
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +152,7 @@ def test_negative_total_goes_to_the_ledger(frozen_now, admin, account):
     assert order.credit_added == Money("416.50", "EUR")
     assert order.amount_due == Money("0.00", "EUR")
     assert not Payment.objects.exists()
-    assert account_credit_balance(account=account) == Money("416.50", "EUR")
+    assert credit_balance(account) == Money("416.50", "EUR")
     entry = CreditLedgerEntry.objects.get()
     assert (entry.reason, entry.reference, entry.created_by) == (
         "seat_change_credit",
@@ -170,7 +170,7 @@ def test_account_credit_pays_first_and_is_used_from_the_ledger(
     assert order.credit_applied == Money("100.00", "EUR")
     assert order.amount_due == Money("174.89", "EUR")
     assert Payment.objects.get().amount == Money("174.89", "EUR")
-    assert account_credit_balance(account=account) == Money("0.00", "EUR")
+    assert credit_balance(account) == Money("0.00", "EUR")
 
 
 @pytest.mark.parametrize(

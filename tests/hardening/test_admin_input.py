@@ -17,8 +17,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from moneyed import Money
 
+from subscriptions.credit import credit_balance
 from subscriptions.models import Account, AuditEntry, CreditLedgerEntry, Plan, Product, TaxRate
-from subscriptions.selectors import account_credit_balance
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +129,7 @@ def test_the_superuser_adds_an_account_through_the_admin(client, superuser):
     assert "was added successfully" in response.content.decode()
     account = Account.objects.get(name="Neukunde GmbH")
     assert (account.country, account.currency, account.time_zone) == ("DE", "EUR", "Europe/Berlin")
-    assert account_credit_balance(account=account) == Money("0.00", "EUR")
+    assert credit_balance(account) == Money("0.00", "EUR")
     # Once added, the currency is fixed and the balance shown.
     change = client.get(reverse("admin:subscriptions_account_change", args=[account.pk]))
     shown = change.content.decode()
@@ -151,7 +151,7 @@ def test_the_credit_action_takes_ascii_digits_only(client, support, account, typ
     assert "Enter an amount such as 25.00." in response.content.decode()
     assert not CreditLedgerEntry.objects.exists()
     assert not AuditEntry.objects.exists()
-    assert account_credit_balance(account=account) == Money("0.00", "EUR")
+    assert credit_balance(account) == Money("0.00", "EUR")
 
 
 def test_the_credit_action_still_takes_a_plain_amount(client, support, account):
@@ -163,7 +163,7 @@ def test_the_credit_action_still_takes_a_plain_amount(client, support, account):
     assert shown == [
         "Ledger entry added. Acme GmbH now has € 3.00."
     ]  # the messages, spaces collapsed
-    assert account_credit_balance(account=account) == Money("3.00", "EUR")
+    assert credit_balance(account) == Money("3.00", "EUR")
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from django.urls import reverse
 from moneyed import Money
 
 from subscriptions import services
+from subscriptions.credit import credit_balance
 from subscriptions.models import AuditEntry, CreditLedgerEntry
-from subscriptions.selectors import account_credit_balance
 from subscriptions.services import account_credit_adjust, credit_ledger_add
 from tests.factories import MembershipFactory, UserFactory
 
@@ -74,7 +74,7 @@ def test_two_corrections_of_a_million_leave_a_million(client, support, account):
         "Nothing was changed."
     ) in page
     assert "Ledger entry added." not in page
-    assert account_credit_balance(account=account) == eur("1000000.00")
+    assert credit_balance(account) == eur("1000000.00")
     assert CreditLedgerEntry.objects.count() == 1
     assert AuditEntry.objects.filter(action="credit_adjustment").count() == 1
 
@@ -85,18 +85,18 @@ def test_the_limit_is_on_the_resulting_balance_both_ways(client, support, accoun
     # The case: 1.00 of credit and a correction of the largest single entry.
     refused = correct(client, account, "1000000")
     assert "would leave €1,000,001.00" in messages_on(refused.content.decode())
-    assert account_credit_balance(account=account) == eur("1.00")
+    assert credit_balance(account) == eur("1.00")
     correct(client, account, "999999.00")
-    assert account_credit_balance(account=account) == eur("1000000.00")
+    assert credit_balance(account) == eur("1000000.00")
     one_cent_more = correct(client, account, "0.01")
     assert "would leave €1,000,000.01" in messages_on(one_cent_more.content.decode())
     correct(client, account, "-1000000")
-    assert account_credit_balance(account=account) == eur("0.00")
+    assert credit_balance(account) == eur("0.00")
     below_zero = correct(client, account, "-0.01")
     assert "The account has € 0.00 of credit; € 0.01 cannot be taken from it." in messages_on(
         below_zero.content.decode()
     )
-    assert account_credit_balance(account=account) == eur("0.00")
+    assert credit_balance(account) == eur("0.00")
     assert CreditLedgerEntry.objects.count() == 3
 
 
@@ -109,7 +109,7 @@ def test_a_balance_above_the_limit_can_still_be_corrected_down(client, support, 
         correct(client, account, "0.01", kind="goodwill").content.decode()
     )
     correct(client, account, "-200000")
-    assert account_credit_balance(account=account) == eur("1300000.00")
+    assert credit_balance(account) == eur("1300000.00")
 
 
 def _adjust_at_once(account, amounts: list[Money], staff, monkeypatch) -> list[str]:
@@ -160,7 +160,7 @@ def test_two_corrections_at_once_cannot_both_pass_the_ceiling(monkeypatch):
         "more than the €1,000,000.00 a correction may leave. Nothing was changed.",
         "added",
     ]
-    assert account_credit_balance(account=account) == eur("600000.00")
+    assert credit_balance(account) == eur("600000.00")
     assert CreditLedgerEntry.objects.count() == 1
     assert AuditEntry.objects.count() == 1
 
@@ -175,6 +175,6 @@ def test_two_corrections_at_once_cannot_both_pass_the_floor(monkeypatch):
         "The account has €\xa0300.00 of credit; €\xa0700.00 cannot be taken from it.",
         "added",
     ]
-    assert account_credit_balance(account=account) == eur("300.00")
+    assert credit_balance(account) == eur("300.00")
     assert sum(e.amount.amount for e in CreditLedgerEntry.objects.all()) == Decimal("300.00")
     assert AuditEntry.objects.count() == 1

@@ -52,9 +52,9 @@ from payments.cards import payment_method_store as card_on_file_replace
 from payments.gateways import CardDetails, SandboxGateway, SavedCard
 from payments.models import Payment, PaymentMethod
 from renewals.run import subscriptions_renew
+from subscriptions.credit import credit_balance
 from subscriptions.models import CreditLedgerEntry, Membership, SeatChange, Subscription
 from subscriptions.proration import period_containing, quote_seat_change, settle_total
-from subscriptions.selectors import account_credit_balance
 from subscriptions.services import account_credit_adjust, seat_assign
 from tests.factories import (
     MembershipFactory,
@@ -341,7 +341,7 @@ class BillingHistory(RuleBasedStateMachine):
     def ledger_is_the_balance(self):
         ledger = CreditLedgerEntry.objects.filter(account=self.account)
         total = ledger.aggregate(total=Sum("amount"))["total"] or Decimal("0")
-        assert Money(total, EUR) == account_credit_balance(account=self.account) == self.balance
+        assert Money(total, EUR) == credit_balance(self.account) == self.balance
         assert self.balance >= ZERO
         orders = {o.number: o for o in Order.objects.filter(account=self.account)}
         by_reference = defaultdict(Decimal)

@@ -19,8 +19,8 @@ from renewals.run import (
     renewal_token,
     subscriptions_renew,
 )
+from subscriptions.credit import credit_balance
 from subscriptions.models import Account, CreditLedgerEntry, Subscription
-from subscriptions.selectors import account_credit_balance
 from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.renewals.conftest import DEC_1, NOV_1, give_credit, subscribe
 
@@ -222,7 +222,7 @@ def test_a_subscription_several_periods_behind_renews_period_by_period(acme):
     assert summary.renewed == 3 and summary.charged == {"EUR": Decimal("899.40")}
     subscription.refresh_from_db()
     assert subscription.current_period_end == datetime(2026, 5, 31, 10, 0, tzinfo=UTC)
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
 
 # -- Credit pays first -----------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_the_account_credit_pays_first(acme):
     assert Payment.objects.get().amount == eur("399.80")
     applied = CreditLedgerEntry.objects.get(reason=CreditLedgerEntry.Reason.APPLIED_TO_ORDER)
     assert (applied.amount, applied.reference) == (eur("-100.00"), order.number)
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
 
 def test_credit_that_covers_the_renewal_charges_nothing(acme):
@@ -251,7 +251,7 @@ def test_credit_that_covers_the_renewal_charges_nothing(acme):
         "",
     )
     assert not Payment.objects.exists()
-    assert account_credit_balance(account=acme) == eur("100.20")
+    assert credit_balance(acme) == eur("100.20")
     assert summary.renewed == 1 and summary.charged == {}
     subscription.refresh_from_db()
     assert subscription.current_period_start == DEC_1
@@ -273,7 +273,7 @@ def test_the_credit_carries_from_one_subscription_to_the_next(acme):
         eur("100.20"),
         eur("149.70"),
     )
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
 
 # -- Declines: past due, retried on day 1, 3 and 7, then suspended -----------------------
@@ -360,7 +360,7 @@ def test_a_declined_renewal_gives_back_the_credit_it_held(acme):
     give_credit(acme, "100.00")
     decline_cards(acme)
     renew(DEC_1)
-    assert account_credit_balance(account=acme) == eur("100.00")
+    assert credit_balance(acme) == eur("100.00")
     number = renewal_order_number(acme.subscriptions.get().pk, DEC_1)
     assert list(
         CreditLedgerEntry.objects.filter(reference=number)

@@ -17,8 +17,8 @@ from payments.gateways import SandboxGateway
 from payments.models import Payment, PaymentMethod
 from renewals.run import renewal_token, subscriptions_renew
 from renewals.tasks import renewal_authentication_requests_dispatch
+from subscriptions.credit import credit_balance
 from subscriptions.models import Subscription
-from subscriptions.selectors import account_credit_balance
 from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.renewals.conftest import DEC_1, NOV_1, give_credit, subscribe
 
@@ -205,7 +205,7 @@ def test_a_failed_authentication_leaves_it_past_due_and_the_dunning_goes_on(acme
         subscriptions_renew(at=DEC_1)
     payment = Payment.objects.get()
     assert payment.amount == eur("399.80")  # the credit paid first and is held
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
     with time_machine.travel(DEC_1 + timedelta(hours=1), tick=False):
         answer = anna.post(page_url(payment), {"outcome": "failed"}, follow=True)
@@ -215,7 +215,7 @@ def test_a_failed_authentication_leaves_it_past_due_and_the_dunning_goes_on(acme
     assert not Order.objects.exists()
     payment.refresh_from_db()
     assert (payment.status, payment.failure_reason) == ("failed", "authentication_failed")
-    assert account_credit_balance(account=acme) == eur("100.00")
+    assert credit_balance(acme) == eur("100.00")
     subscription.refresh_from_db()
     assert (subscription.status, subscription.current_period_end) == ("past_due", DEC_1)
     assert subscription.next_renewal_attempt_at == DEC_1 + timedelta(days=1)
@@ -229,7 +229,7 @@ def test_a_failed_authentication_leaves_it_past_due_and_the_dunning_goes_on(acme
         assert subscriptions_renew(at=retry).renewed == 1
     order = Order.objects.get()
     assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
     assert list(Payment.objects.order_by("pk").values_list("status", flat=True)) == [
         "failed",
         "succeeded",
@@ -327,7 +327,7 @@ def test_credit_held_by_an_authentication_stripe_reported_failed_is_given_back(a
         assert subscriptions_renew(at=retry).renewed == 1
     order = Order.objects.get()
     assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
 
 def test_a_request_the_broker_lost_is_sent_by_the_sweeper_once(acme, mailoutbox):
@@ -386,7 +386,7 @@ def test_the_customer_failing_it_while_a_retry_asks_the_bank_stays_failed(acme):
     assert (first.status, first.failure_reason) == ("failed", "authentication_failed")
     assert (second.status, second.amount) == ("requires_action", eur("399.80"))
     assert second.idempotency_key.endswith(":2")
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
     assert not Order.objects.exists()
     subscription.refresh_from_db()
     assert (subscription.status, subscription.renewal_attempts) == ("past_due", 2)
@@ -480,9 +480,9 @@ def test_the_link_of_an_earlier_failed_attempt_leaves_the_newer_ones_credit(acme
     # The first email's link again: over, and the credit stays with the second attempt.
     answer = anna.post(page_url(first), {"outcome": "authenticated"}, follow=True)
     assert "The payment was not authenticated" in answer.content.decode()
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")
 
     anna.post(page_url(second), {"outcome": "authenticated"})
     order = Order.objects.get()
     assert (order.credit_applied, order.amount_due) == (eur("100.00"), eur("399.80"))
-    assert account_credit_balance(account=acme) == eur("0.00")
+    assert credit_balance(acme) == eur("0.00")

@@ -18,8 +18,8 @@ from payments.models import Payment, PaymentMethod
 from renewals import run as renewals
 from renewals.run import subscriptions_due, subscriptions_renew
 from subscriptions import clock
+from subscriptions.credit import credit_balance
 from subscriptions.models import Subscription
-from subscriptions.selectors import account_credit_balance
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.renewals.conftest import DEC_1, NOV_1, give_credit, subscribe
@@ -139,7 +139,7 @@ def test_an_overlapped_run_renews_as_a_batch_by_batch_run_would(transactional_db
     assert paid.count() == Order.objects.filter(amount_due__gt=0).count()
     assert paid.filter(order__isnull=True).count() == 0
     # The credit was taken once, under the account lock, and not more than there was.
-    assert account_credit_balance(account=first) >= Money(0, first.currency)
+    assert credit_balance(first) >= Money(0, first.currency)
     assert Order.objects.filter(account=first, credit_applied__gt=0).count() >= 1
 
 

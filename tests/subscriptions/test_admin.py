@@ -13,8 +13,8 @@ from django.urls import reverse
 from moneyed import Money
 
 from checkout.models import Order
+from subscriptions.credit import credit_balance
 from subscriptions.models import AuditEntry, CreditLedgerEntry, SeatChange, Subscription
-from subscriptions.selectors import account_credit_balance
 from tests.checkout.test_order_place import place
 from tests.factories import MembershipFactory, SubscriptionFactory, UserFactory
 from tests.shared_fixtures import AT, put_in_cart
@@ -157,7 +157,7 @@ def test_a_credit_needs_a_reason_and_is_audited(client, support, account):
         client, "subscriptions_account", action, account,
         kind="goodwill", amount="25.00", reason="outage on 2026-11-20", confirm="1",
     )  # fmt: skip
-    assert account_credit_balance(account=account) == Money("25.00", "EUR")
+    assert credit_balance(account) == Money("25.00", "EUR")
     entry = AuditEntry.objects.get(action="credit_adjustment")
     assert (entry.before["balance"], entry.after["balance"]) == ("0.00", "25.00")
     too_much = run_action(
@@ -165,7 +165,7 @@ def test_a_credit_needs_a_reason_and_is_audited(client, support, account):
         kind="correction", amount="-30", reason="mistake", confirm="1",
     )  # fmt: skip
     assert "cannot be taken" in too_much.content.decode()
-    assert account_credit_balance(account=account) == Money("25.00", "EUR")
+    assert credit_balance(account) == Money("25.00", "EUR")
 
 
 def test_resend_the_confirmation_email(

@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from moneyed import Money
 
+from subscriptions.credit import credit_balance
 from subscriptions.models import CreditLedgerEntry, SeatAssignment, Subscription
 from subscriptions.money import CurrencyMismatch
 from subscriptions.proration import InvalidSeatCount, NoSeatChange, QuoteError
 from subscriptions.selectors import (
-    account_credit_balance,
     account_subscription,
     account_subscriptions,
     account_tax_treatment,
@@ -31,7 +31,7 @@ NOV_26_NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 def test_credit_balance_is_the_sum_of_the_ledger():
     account = AccountFactory()
-    assert account_credit_balance(account=account) == Money("0.00", "EUR")
+    assert credit_balance(account) == Money("0.00", "EUR")
     for amount in ("63.00", "12.34", "-50.00"):
         CreditLedgerEntry.objects.create(
             account=account, amount=Money(amount, "EUR"), reason="goodwill"
@@ -39,7 +39,7 @@ def test_credit_balance_is_the_sum_of_the_ledger():
     CreditLedgerEntry.objects.create(
         account=AccountFactory(), amount=Money("99", "EUR"), reason="goodwill"
     )
-    assert account_credit_balance(account=account) == Money("25.34", "EUR")
+    assert credit_balance(account) == Money("25.34", "EUR")
 
 
 def test_domestic_customer_quote_matches_the_rules_example():
@@ -155,7 +155,7 @@ def test_a_ledger_entry_in_another_currency_is_an_error_not_ignored():
     CreditLedgerEntry.objects.create(account=account, amount=Money("10", "EUR"), reason="goodwill")
     CreditLedgerEntry.objects.create(account=account, amount=Money("100", "USD"), reason="goodwill")
     with pytest.raises(CurrencyMismatch, match="entries in USD"):
-        account_credit_balance(account=account)
+        credit_balance(account)
 
 
 def test_corporate_and_canceled_subscriptions_are_not_quoted():

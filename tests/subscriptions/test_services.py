@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from moneyed import Money
 
+from subscriptions.credit import credit_balance
 from subscriptions.models import CreditLedgerEntry, SeatAssignment
-from subscriptions.selectors import account_credit_balance
 from subscriptions.services import account_set_vat_number, credit_ledger_add, seat_assign
 from tests.factories import AccountFactory, MembershipFactory, SubscriptionFactory, UserFactory
 
@@ -48,7 +48,7 @@ def test_ledger_credit_and_debit_move_the_balance():
     credit_ledger_add(
         account=account, amount=Money("-20.00", "EUR"), reason="applied_to_order", reference="ORD-2"
     )
-    assert account_credit_balance(account=account) == Money("43.00", "EUR")
+    assert credit_balance(account) == Money("43.00", "EUR")
     first = account.ledger_entries.first()
     assert (first.reference, first.created_by) == ("ORD-1", admin)
 
