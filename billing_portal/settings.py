@@ -93,16 +93,16 @@ def _postgresql_options() -> dict:
     connection instead of once per query. Prepared statements belong to one
     server session: behind a pooler that hands one client's session to another
     (PgBouncer in transaction mode older than 1.22), set
-    ``DATABASE_PREPARE_THRESHOLD=off``.
+    ``DATABASE_PLANS_CACHED_AFTER=off``.
     """
-    threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+    threshold = env.str("DATABASE_PLANS_CACHED_AFTER", default="5").strip().lower()
     if threshold in {"off", "none", ""}:
         prepare_threshold = None
     elif threshold.isdigit():
         prepare_threshold = int(threshold)
     else:
         raise ImproperlyConfigured(
-            f"DATABASE_PREPARE_THRESHOLD is a number of runs or 'off', not {threshold!r}."
+            f"DATABASE_PLANS_CACHED_AFTER is a number of runs or 'off', not {threshold!r}."
         )
     options: dict = {"server_side_binding": True, "prepare_threshold": prepare_threshold}
     if env.bool("DATABASE_POOL", default=True):

@@ -81,7 +81,7 @@ def test_the_pool_and_prepared_statements_are_set_from_the_environment():
             "DATABASE_POOL_MIN_SIZE": "2",
             "DATABASE_POOL_MAX_SIZE": "8",
             "DATABASE_POOL_TIMEOUT": "2.5",
-            "DATABASE_PREPARE_THRESHOLD": "0",
+            "DATABASE_PLANS_CACHED_AFTER": "0",
         }
     )
     assert loaded["DATABASE_OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 2.5}
@@ -89,11 +89,11 @@ def test_the_pool_and_prepared_statements_are_set_from_the_environment():
 
 
 def test_behind_an_old_pgbouncer_prepared_statements_turn_off():
-    loaded = settings_for({**POSTGRES, "DATABASE_PREPARE_THRESHOLD": "off"})
+    loaded = settings_for({**POSTGRES, "DATABASE_PLANS_CACHED_AFTER": "off"})
     assert loaded["DATABASE_OPTIONS"]["prepare_threshold"] is None
     assert loaded["DATABASE_OPTIONS"]["server_side_binding"] is True
-    result = load_settings({**POSTGRES, "DATABASE_PREPARE_THRESHOLD": "sometimes"})
-    assert result.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in result.stderr
+    result = load_settings({**POSTGRES, "DATABASE_PLANS_CACHED_AFTER": "sometimes"})
+    assert result.returncode != 0 and "DATABASE_PLANS_CACHED_AFTER" in result.stderr
 
 
 def test_kept_connections_instead_of_the_pool():
