@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from checkout.cart import cart_line_set
 from checkout.models import CartLine
-from checkout.services import cart_line_set
 from payments.cards import default_payment_method
 from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
 from subscriptions.forms import WHOLE_NUMBER, SeatsForm

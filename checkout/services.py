@@ -1,8 +1,9 @@
-"""Writes of the checkout: the cart, and placing an order exactly once.
+"""Writes of the checkout: placing an order exactly once, and paying for it.
 
-Paying for it: ``checkout/attempts.py`` creates the attempt, ``checkout/orders.py``
-writes the order; ``checkout/payment_closing.py`` and ``checkout/payment_recovery.py``
-close what did not place one; ``checkout/staff.py`` is support's seat change.
+The cart's edits are in ``checkout/cart.py``. ``payments/attempts.py`` creates
+the payment attempt, ``checkout/orders.py`` writes the order;
+``checkout/payment_closing.py`` and ``checkout/payment_recovery.py`` close what
+did not place one; ``checkout/staff.py`` is support's seat change.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from moneyed import Money
 
@@ -26,8 +26,8 @@ from checkout.errors import PaymentInProgress as PaymentInProgress
 from checkout.errors import PaymentRequiresAction as PaymentRequiresAction
 from checkout.errors import PaymentUnavailable as PaymentUnavailable
 from checkout.errors import ReviewOutdated as ReviewOutdated
-from checkout.models import Cart, CartLine, Order
-from checkout.orders import cart_token_rotate, seat_change_order_write
+from checkout.models import Order
+from checkout.orders import seat_change_order_write
 from checkout.payment_closing import (
     payment_abandon_or_leave_open,
     payment_release,
@@ -40,7 +40,6 @@ from checkout.selectors import (
     checkout_at_claim,
     checkout_attempts_locked,
     checkout_order,
-    line_problem,
 )
 from payments.attempts import payment_attempt_new, payment_attempts_create
 from payments.gateways import (
@@ -58,9 +57,7 @@ from payments.gateways import (
 )
 from payments.models import Payment
 from subscriptions import clock
-from subscriptions.messages import quote_problem_message
-from subscriptions.models import Account, Subscription, User
-from subscriptions.selectors import subscription_seat_change_quote
+from subscriptions.models import Account, User
 
 logger = logging.getLogger(__name__)
 
@@ -78,47 +75,6 @@ AUTHENTICATION_GRACE = timedelta(minutes=15)
 # the bank being asked again: a burst of clicks must not look like card testing to it.
 DECLINE_REPEATED_WITHIN = timedelta(seconds=30)
 AUTHENTICATION_FAILED = "authentication_failed"
-
-
-def cart_line_set(
-    *, account: Account, subscription: Subscription, new_seats: int, assigned_seats: int
-) -> CartLine:
-    """Put a seat change in the account's cart, replacing that subscription's line.
-
-    Refuses (``ValidationError`` carrying the rule's ``QuoteError``) a count the
-    rules do not allow; nothing is saved then.
-    """
-    if subscription.account_id != account.pk:
-        raise ValidationError("This subscription belongs to another account.")
-    problem = line_problem(
-        subscription=subscription, new_seats=new_seats, assigned_seats=assigned_seats
-    )
-    if problem:
-        raise ValidationError(problem)
-    try:  # a line that cannot be quoted now (a period awaiting renewal) is not added
-        subscription_seat_change_quote(subscription=subscription, new_seats=new_seats)
-    except ValueError as error:
-        raise ValidationError(quote_problem_message(error)) from None
-    with transaction.atomic():
-        Account.objects.select_for_update().get(pk=account.pk)
-        cart, _ = Cart.objects.get_or_create(account=account)
-        line, _ = CartLine.objects.update_or_create(
-            cart=cart,
-            subscription=subscription,
-            defaults={"new_seats": new_seats, "added_at": clock.now()},
-        )
-        cart_token_rotate(cart)
-    return line
-
-
-def cart_line_remove(*, account: Account, line_id: int) -> None:
-    """Take a line out of the account's cart; another account's line is not found."""
-    with transaction.atomic():
-        Account.objects.select_for_update().get(pk=account.pk)
-        cart = Cart.objects.get(account=account)
-        line = CartLine.objects.get(cart=cart, pk=line_id)
-        line.delete()
-        cart_token_rotate(cart)
 
 
 def order_place(

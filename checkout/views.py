@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from moneyed import Money
 
+from checkout.cart import cart_line_remove
 from checkout.forms import PlaceOrderForm, VatNumberForm, review_token
 from checkout.models import Cart, CartLine, Order
 from checkout.selectors import CartReview, account_orders, cart_lines, cart_review
@@ -26,7 +27,6 @@ from checkout.services import (
     PaymentRequiresAction,
     PaymentUnavailable,
     ReviewOutdated,
-    cart_line_remove,
     order_place,
 )
 from payments.forms import CardForm

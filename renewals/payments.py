@@ -36,12 +36,8 @@ from payments.gateways import (
     get_gateway,
 )
 from payments.models import RENEWAL_TOKEN_PREFIX, Payment
-from renewals.run import (
-    credit_given_back,
-    credit_held,
-    renewal_order_number,
-    renewal_paid_record,
-)
+from renewals.batch import credit_given_back, credit_held, renewal_order_number
+from renewals.run import renewal_paid_record
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.money import round_money

@@ -6,7 +6,8 @@ subscription several periods behind renews period by period, one order each.
 The amounts come from one pure function, ``quote_renewal``.
 
 A batch goes through three steps, so that neither a crash nor a second run at
-the same time can charge a period twice:
+the same time can charge a period twice (claim and charge in ``renewals/steps.py``,
+record in ``renewals/record.py``; this module runs them):
 
 1. Claim (one short transaction). The batch's due subscriptions and their
    accounts are locked with ``SKIP LOCKED``: a concurrent run takes other rows.
@@ -45,40 +46,27 @@ from one batch to the next but the counts.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.db.models.functions import Mod
 from moneyed import Money
 
 from checkout.models import Order
-from checkout.orders import subscriptions_save
-from core.batch_writes import batch_update
-from payments.attempts import payment_attempt_new, payment_attempts_create
-from payments.gateways import (
-    SUCCEEDED,
-    ChargeResult,
-    PaymentGateway,
-    get_gateway,
-)
-from payments.models import Payment, PaymentMethod
+from payments.gateways import PaymentGateway, get_gateway
+from payments.models import Payment
 from renewals.batch import (
     Batch,
     Renewal,
     attempts_by_token,
-    awaiting_customer,
-    billing_languages,
     claimed_now,
     claims_release,
-    credit_given_back,
     credit_held,
-    interrupted_attempt,
     next_period,
     outcome_of,
     renewal_order_number,
@@ -86,7 +74,7 @@ from renewals.batch import (
     subscriptions_due,
     with_plans,
 )
-from renewals.record import SUBSCRIPTION_FIELDS, batch_record, paid_record
+from renewals.record import batch_record, paid_record
 from renewals.report import (
     CANCELED,
     ERROR,
@@ -96,9 +84,10 @@ from renewals.report import (
     RenewalSummary,
     amount_text,
 )
+from renewals.steps import batch_charge, batch_claim
 from subscriptions import clock
 from subscriptions.credit import credit_balances
-from subscriptions.models import Account, CreditLedgerEntry, Subscription
+from subscriptions.models import Account, Subscription
 from subscriptions.money import round_money
 from subscriptions.proration import RenewalQuote, quote_renewal
 from subscriptions.selectors import standard_tax_rates
@@ -106,15 +95,11 @@ from subscriptions.vat import TaxTreatment, resolve_tax_treatment
 
 logger = logging.getLogger(__name__)
 
-# How long a run owns the payments it claimed; longer than charging one batch.
-RENEWAL_CLAIM = timedelta(hours=1)
-# A batch stops charging this long before its claims run out; the rest waits for a later run.
-CLAIM_MARGIN = timedelta(minutes=10)
 # Distinct quotes a run remembers (price, licenses, VAT rate, credit): bounded memory.
 QUOTES_KEPT = 10_000
 
 
-class _RenewalRun:
+class RenewalRun:
     def __init__(
         self, *, at: datetime, batch_size: int, gateway: PaymentGateway, shard: tuple[int, int]
     ) -> None:
@@ -128,7 +113,7 @@ class _RenewalRun:
         self.credit_used: dict[int, Money] = {}
         self.quotes: dict[tuple, RenewalQuote] = {}
 
-    def _batch_query(self, cursor: int) -> QuerySet[Subscription]:
+    def batch_query(self, cursor: int) -> QuerySet[Subscription]:
         due = subscriptions_due(at=self.at)
         index, count = self.shard
         if count > 1:
@@ -150,7 +135,7 @@ class _RenewalRun:
             standard_rates=self.rates,
         )
 
-    def _renewal(self, subscription, *, credit: Money, language: str = "en") -> Renewal:
+    def renewal(self, subscription, *, credit: Money, language: str = "en") -> Renewal:
         """Quote the subscription's next period; raises ValueError on data the rules refuse."""
         new_start, new_end = next_period(subscription)
         treatment = self._treatment(subscription.account)
@@ -187,7 +172,7 @@ class _RenewalRun:
 
     def plan(self, cursor: int) -> Batch | None:
         """What the batch after ``cursor`` would do; reads only, locks nothing."""
-        subscriptions = with_plans(list(self._batch_query(cursor)[: self.batch_size]))
+        subscriptions = with_plans(list(self.batch_query(cursor)[: self.batch_size]))
         if not subscriptions:
             return None
         batch = Batch(last_pk=subscriptions[-1].pk)
@@ -213,7 +198,7 @@ class _RenewalRun:
             # Period by period while the periods end by ``at``, as the real run would.
             while subscription.current_period_end <= self.at:
                 try:
-                    renewal = self._renewal(subscription, credit=credit)
+                    renewal = self.renewal(subscription, credit=credit)
                 except ValueError as error:
                     batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
                     break
@@ -228,162 +213,7 @@ class _RenewalRun:
 
     def claim(self, cursor: int) -> Batch | None:
         """Step 1: lock the batch, write what needs no gateway, commit claimed payments."""
-        now = clock.now()
-        claimed_until = now + RENEWAL_CLAIM  # every payment this batch claims or reclaims
-        with transaction.atomic():
-            # NO KEY UPDATE: exclusive among claims and Place order (which locks the
-            # account FOR UPDATE), but not against the foreign-key checks of a batch
-            # being recorded at the same time, which would otherwise hide its accounts.
-            subscriptions = list(
-                self._batch_query(cursor).select_for_update(
-                    skip_locked=True, of=("self", "account"), no_key=True
-                )[: self.batch_size]
-            )
-            if not subscriptions:
-                return None
-            with_plans(subscriptions)
-            batch = Batch(last_pk=subscriptions[-1].pk)
-            accounts = {s.account_id: s.account for s in subscriptions}
-            account_ids = list(accounts)
-            tokens = {s.pk: renewal_token(s.pk, s.current_period_end) for s in subscriptions}
-            attempts = attempts_by_token(tokens.values())
-            balances = credit_balances(accounts.values())
-            methods = {
-                method.account_id: method
-                for method in PaymentMethod.objects.filter(
-                    account_id__in=account_ids, is_default=True, gateway=self.gateway.name
-                )
-            }
-            languages = billing_languages(account_ids)
-            interrupted = {
-                token: payment
-                for token in tokens.values()
-                if (payment := interrupted_attempt(attempts.get(token, ()))) is not None
-            }
-            waiting = {
-                token: payment
-                for token in tokens.values()
-                if (payment := awaiting_customer(attempts.get(token, ()))) is not None
-            }
-            held = (
-                credit_held(
-                    account_ids,
-                    [renewal_order_number(s.pk, s.current_period_end) for s in subscriptions],
-                )
-                if attempts
-                else {}
-            )
-
-            new_payments: list[Payment] = []
-            reclaimed: list[Payment] = []
-            ledger: list[CreditLedgerEntry] = []
-            paid_now: list[Renewal] = []
-            changed: list[Subscription] = []
-            for subscription in subscriptions:
-                token = tokens[subscription.pk]
-                previous = attempts.get(token, [])
-                if any(claimed_now(attempt, now) for attempt in previous):
-                    continue  # another run is charging it right now
-                language = languages.get(subscription.account_id, "en")
-                if payment := interrupted.get(token) or waiting.get(token):
-                    # Sent before and never recorded: ask again as the same payment.
-                    number = renewal_order_number(subscription.pk, subscription.current_period_end)
-                    credit = round_money(held.get(number, 0), subscription.account.currency)
-                    try:
-                        renewal = self._renewal(subscription, credit=credit, language=language)
-                    except ValueError as error:
-                        batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
-                        continue
-                    if renewal.quote.amount_due != payment.amount:
-                        due = amount_text(renewal.quote.amount_due)
-                        problem = (
-                            f"interrupted payment {payment.pk} of {amount_text(payment.amount)} "
-                            f"no longer matches the renewal's {due}"
-                        )
-                        batch.outcomes.append(outcome_of(subscription, ERROR, problem))
-                        continue
-                    if payment.status not in (
-                        Payment.Status.SUCCEEDED,
-                        Payment.Status.REQUIRES_ACTION,
-                    ):
-                        payment.status = Payment.Status.PROCESSING
-                    payment.claimed_until = claimed_until
-                    payment.updated_at = now
-                    payment.account = subscription.account
-                    reclaimed.append(payment)
-                    renewal.payment = payment
-                    renewal.waiting = payment.status == Payment.Status.REQUIRES_ACTION
-                    batch.to_charge.append(renewal)
-                    continue
-                if subscription.cancel_at_period_end:
-                    subscription.status = Subscription.Status.CANCELED
-                    subscription.next_renewal_attempt_at = None
-                    subscription.updated_at = now
-                    changed.append(subscription)
-                    batch.outcomes.append(outcome_of(subscription, CANCELED))
-                    continue
-                balance = balances[subscription.account_id]
-                if isinstance(balance, Exception):
-                    batch.outcomes.append(outcome_of(subscription, ERROR, str(balance)))
-                    continue
-                number = renewal_order_number(subscription.pk, subscription.current_period_end)
-                if still_held := round_money(held.get(number, 0), balance.currency):
-                    # An earlier attempt failed where its credit was not given back (the
-                    # bank's authentication failed, reported by the page or a webhook).
-                    ledger.append(
-                        credit_given_back(
-                            account_id=subscription.account_id,
-                            amount=still_held,
-                            reference=number,
-                            at=now,
-                        )
-                    )
-                    balance = balances[subscription.account_id] = balance + still_held
-                try:
-                    renewal = self._renewal(subscription, credit=balance, language=language)
-                except ValueError as error:
-                    batch.outcomes.append(outcome_of(subscription, ERROR, str(error)))
-                    continue
-                quote = renewal.quote
-                if quote.credit_applied.amount:
-                    # Taken now, under the account lock; given back if the charge fails.
-                    balances[subscription.account_id] = balance - quote.credit_applied
-                    ledger.append(
-                        CreditLedgerEntry(
-                            account_id=subscription.account_id,
-                            amount=-quote.credit_applied,
-                            reason=CreditLedgerEntry.Reason.APPLIED_TO_ORDER,
-                            reference=renewal.number,
-                            note=f"Renewal from {renewal.new_start:%Y-%m-%d}",
-                            created_at=now,
-                        )
-                    )
-                if not quote.amount_due.amount:
-                    paid_now.append(renewal)
-                    continue
-                method = methods.get(subscription.account_id)
-                renewal.payment = payment_attempt_new(
-                    account=subscription.account,
-                    payment_method=method,
-                    checkout_token=renewal.token,
-                    idempotency_key=f"{renewal.token}:{len(previous) + 1}",
-                    gateway_name=self.gateway.name,
-                    amount=quote.amount_due,
-                    quoted_at=self.at,
-                    language=language,
-                    claimed_until=claimed_until,
-                    created_at=now,
-                )
-                new_payments.append(renewal.payment)
-                batch.to_charge.append(renewal)
-
-            payment_attempts_create(new_payments)
-            if reclaimed:
-                batch_update(Payment, reclaimed, ["status", "claimed_until", "updated_at"])
-            self._record_paid(paid_now, batch, now=now)
-            CreditLedgerEntry.objects.bulk_create(ledger)
-            subscriptions_save(changed, SUBSCRIPTION_FIELDS)
-        return batch
+        return batch_claim(self, cursor)
 
     def finish(self, batch: Batch) -> None:
         """Steps 2 and 3 for a claimed batch."""
@@ -431,33 +261,13 @@ class _RenewalRun:
 
     def charge(self, batch: Batch) -> None:
         """Step 2: ask the gateway, outside any transaction, while the claims hold."""
-        # From the claim, not from now: an overlapped batch waits for the one before.
-        deadline = batch.claimed_at + (RENEWAL_CLAIM - CLAIM_MARGIN).total_seconds()
-        for renewal in batch.to_charge:
-            payment = renewal.payment
-            if payment.status == Payment.Status.SUCCEEDED:
-                renewal.result = ChargeResult(SUCCEEDED, payment.reference)
-                continue
-            if time.monotonic() > deadline:
-                continue  # its claim would run out while we charge: a later run does it
-            try:
-                if renewal.waiting:
-                    # Charging again would ask the bank again and make a second payment:
-                    # the one waiting for the customer is asked how it stands.
-                    renewal.result = self.gateway.retrieve(payment=payment)
-                    continue
-                renewal.result = self.gateway.charge_off_session(payment=payment)
-            except Exception as error:
-                # Not known whether money moved: the attempt stays open, and the next run
-                # asks again with the same idempotency key.
-                logger.warning("Renewal payment %s not charged: %s", payment.pk, error)
-                renewal.result = ChargeResult("unavailable", failure_reason=str(error)[:200])
+        batch_charge(batch, gateway=self.gateway)
 
     def record(self, batch: Batch) -> None:
         """Step 3: write what the gateway said, in one transaction."""
         batch_record(batch, at=self.at)
 
-    def _record_paid(self, renewals: list[Renewal], batch: Batch, *, now) -> list[Order]:
+    def record_paid(self, renewals: list[Renewal], batch: Batch, *, now) -> list[Order]:
         return paid_record(renewals, batch, at=self.at, now=now)
 
 
@@ -488,7 +298,7 @@ def subscriptions_renew(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number of at least 1, not {batch_size!r}.")
     index, count = _require_shard(shard)
-    run = _RenewalRun(
+    run = RenewalRun(
         at=at, batch_size=batch_size, gateway=gateway or get_gateway(), shard=(index, count)
     )
     summary = RenewalSummary(at=at, dry_run=dry_run)
@@ -541,10 +351,10 @@ def renewal_paid_record(
     """
     with_plans([subscription])
     now = clock.now()
-    run = _RenewalRun(at=now, batch_size=1, gateway=gateway, shard=(0, 1))
+    run = RenewalRun(at=now, batch_size=1, gateway=gateway, shard=(0, 1))
     number = renewal_order_number(subscription.pk, subscription.current_period_end)
     held = credit_held([subscription.account_id], [number]).get(number, 0)
-    renewal = run._renewal(
+    renewal = run.renewal(
         subscription,
         credit=round_money(held, subscription.account.currency),
         language=payment.language,
@@ -559,7 +369,7 @@ def renewal_paid_record(
             f"renewal's {amount_text(renewal.quote.amount_due)}"
         )
     renewal.payment = payment
-    [order] = run._record_paid([renewal], Batch(last_pk=subscription.pk), now=now)
+    [order] = run.record_paid([renewal], Batch(last_pk=subscription.pk), now=now)
     return order
 
 

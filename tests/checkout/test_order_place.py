@@ -205,7 +205,7 @@ def test_a_cart_changed_after_the_review_places_nothing(frozen_now, admin, accou
     put_in_cart(remote_support, 7)
     old_token = Cart.objects.get(account=account).checkout_token
     fingerprint = cart_review(account=account, at=AT).quote.fingerprint()
-    from checkout.services import cart_line_set
+    from checkout.cart import cart_line_set
 
     cart_line_set(account=account, subscription=remote_support, new_seats=8, assigned_seats=3)
     with pytest.raises(ReviewOutdated):

@@ -3,8 +3,8 @@
 A hypothesis state machine drives the services a billing admin, support
 staff and the renewal run use — seat changes placed with ``order_place``
 (the card on file, a typed card, a declined card), seats assigned to users,
-account credits and corrections, the clock moving on and
-``subscriptions_renew`` — and after every step checks what finance would:
+account credits and corrections, the clock moving on and ``subscriptions_renew``
+— and after every step checks what finance would (``billing_invariants.py``):
 
 - the credit ledger sums to the account's balance, never below zero, and
   each order's entries are exactly its credit added minus its credit applied;
@@ -22,39 +22,35 @@ on PostgreSQL when it starts and rolls it back when it ends.
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
-    invariant,
     precondition,
     rule,
     run_state_machine_as_test,
 )
 from moneyed import Money
 
-from checkout.models import Cart, Order, OrderLine
+from checkout.cart import cart_line_remove, cart_line_set
+from checkout.models import Cart, Order
 from checkout.selectors import cart_review
-from checkout.services import PaymentFailed, cart_line_remove, cart_line_set, order_place
+from checkout.services import PaymentFailed, order_place
 from payments.cards import payment_method_store as card_on_file_replace
 from payments.gateways import CardDetails, SandboxGateway, SavedCard
 from payments.models import Payment, PaymentMethod
 from renewals.run import subscriptions_renew
-from subscriptions.credit import credit_balance
 from subscriptions.models import CreditLedgerEntry, Membership, SeatChange, Subscription
-from subscriptions.proration import period_containing, quote_seat_change, settle_total
+from subscriptions.proration import quote_seat_change, settle_total
 from subscriptions.services import account_credit_adjust, seat_assign
 from tests.factories import (
     MembershipFactory,
@@ -62,30 +58,17 @@ from tests.factories import (
     SubscriptionFactory,
     UserFactory,
 )
+from tests.hardening.billing_invariants import EUR, ZERO, FinanceInvariants
 
 START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 VAT = Decimal("19")
-EUR = "EUR"
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-ZERO = Money("0.00", EUR)
 # What the examples did, so the test can show it exercised every path it claims to.
 SEEN: Counter[str] = Counter()
 
 
-def cents(value: Decimal) -> Decimal:
-    """docs/billing-rules.md: round once to the minor unit, ties away from zero."""
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def fraction_cents(value: Fraction) -> Decimal:
-    """An exact amount rounded to cents, ties away from zero (no float, no early rounding)."""
-    hundredths = abs(value) * 100
-    rounded = math.floor(hundredths + Fraction(1, 2))
-    return Decimal(rounded if value >= 0 else -rounded) / 100
-
-
-class BillingHistory(RuleBasedStateMachine):
+class BillingHistory(FinanceInvariants, RuleBasedStateMachine):
     """One German account (19 % VAT) with a monthly and a yearly subscription."""
 
     def __init__(self) -> None:
@@ -334,121 +317,6 @@ class BillingHistory(RuleBasedStateMachine):
             SEEN[f"after renewal: {subscription.status}"] += 1
             if subscription.status == Subscription.Status.ACTIVE:
                 assert subscription.current_period_end > self.now()  # nothing due is left
-
-    # -- invariants -----------------------------------------------------------------------
-
-    @invariant()
-    def ledger_is_the_balance(self):
-        ledger = CreditLedgerEntry.objects.filter(account=self.account)
-        total = ledger.aggregate(total=Sum("amount"))["total"] or Decimal("0")
-        assert Money(total, EUR) == credit_balance(self.account) == self.balance
-        assert self.balance >= ZERO
-        orders = {o.number: o for o in Order.objects.filter(account=self.account)}
-        by_reference = defaultdict(Decimal)
-        for entry in ledger.exclude(reference=""):
-            by_reference[entry.reference] += entry.amount.amount
-        for reference, amount in by_reference.items():
-            order = orders.get(reference)
-            if order is None:
-                assert amount == 0, f"{reference} holds {amount} without an order"
-            else:
-                assert amount == (order.credit_added - order.credit_applied).amount, reference
-
-    @invariant()
-    def orders_add_up_by_the_rules(self):
-        for order in Order.objects.filter(account=self.account).prefetch_related("lines"):
-            lines = list(order.lines.all())
-            assert lines, order.number
-            for name in ("credit", "charge", "subtotal", "total"):
-                assert (
-                    sum(getattr(line, name).amount for line in lines) == getattr(order, name).amount
-                ), (order.number, name)
-            assert sum(line.tax.amount for line in lines) == order.tax.amount, order.number
-            for line in lines:
-                price = line.unit_price.amount
-                if order.kind == Order.Kind.RENEWAL:
-                    expected_credit = Decimal("0.00")
-                else:
-                    unused = Fraction(
-                        (line.period_end - order.effective_at) // timedelta(microseconds=1),
-                        (line.period_end - line.period_start) // timedelta(microseconds=1),
-                    )
-                    expected_credit = fraction_cents(line.from_seats * Fraction(price) * unused)
-                assert line.credit.amount == expected_credit, order.number
-                assert line.charge.amount == cents(line.to_seats * price), order.number
-                assert line.subtotal.amount == line.charge.amount - line.credit.amount
-                assert line.tax.amount == fraction_cents(
-                    Fraction(line.subtotal.amount) * Fraction(order.tax_rate) / 100
-                ), order.number
-                assert line.total.amount == line.subtotal.amount + line.tax.amount
-            total = order.total.amount
-            if total > 0:
-                assert 0 <= order.credit_applied.amount <= total
-                assert order.amount_due.amount == total - order.credit_applied.amount
-                assert order.credit_added.amount == 0
-            else:
-                assert order.credit_applied.amount == order.amount_due.amount == 0
-                assert order.credit_added.amount == -total
-
-    @invariant()
-    def seats_never_below_assigned(self):
-        for subscription in Subscription.objects.filter(account=self.account):
-            assert (
-                subscription.seats
-                >= subscription.assignments.count()
-                == (self.assigned[subscription.pk])
-            )
-            assert subscription.seats == self.seats[subscription.pk]
-
-    @invariant()
-    def periods_follow_each_other(self):
-        for subscription in Subscription.objects.filter(account=self.account).select_related(
-            "plan"
-        ):
-            anchor, start, end = self.first_period[subscription.pk]
-            seats = None
-            lines = OrderLine.objects.filter(subscription=subscription).select_related("order")
-            changes = {
-                change.order_reference: change
-                for change in SeatChange.objects.filter(subscription=subscription)
-            }
-            for line in lines.order_by("order_id"):
-                order = line.order
-                assert (line.period_start, line.period_end) == (start, end), order.number
-                if order.kind == Order.Kind.RENEWAL:
-                    # Starts where the last period ended; ends where the anchor says.
-                    assert line.new_period_start == end
-                    assert line.from_seats == line.to_seats
-                else:
-                    change = changes.pop(order.number)
-                    assert start <= order.effective_at < end
-                    assert line.new_period_start == order.effective_at == change.at
-                    assert (change.from_seats, change.to_seats) == (line.from_seats, line.to_seats)
-                    anchor = change.at
-                if seats is not None:
-                    assert line.from_seats == seats
-                seats = line.to_seats
-                assert period_containing(
-                    anchor, subscription.plan.interval, line.new_period_start
-                ) == (line.new_period_start, line.new_period_end)
-                start, end = line.new_period_start, line.new_period_end
-            assert changes == {}, "a seat change without its order"
-            assert (subscription.current_period_start, subscription.current_period_end) == (
-                start,
-                end,
-            )
-            assert subscription.billing_anchor == anchor
-
-    @invariant()
-    def no_order_paid_twice(self):
-        paid = Payment.objects.filter(account=self.account, status=Payment.Status.SUCCEEDED)
-        assert not paid.filter(order__isnull=True).exists(), "money taken without an order"
-        by_order = defaultdict(list)
-        for payment in paid:
-            by_order[payment.order_id].append(payment.amount)
-        for order in Order.objects.filter(account=self.account):
-            expected = [order.amount_due] if order.amount_due.amount else []
-            assert by_order.get(order.pk, []) == expected, order.number
 
 
 @pytest.mark.django_db

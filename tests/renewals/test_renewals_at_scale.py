@@ -15,7 +15,7 @@ from moneyed import Money
 from checkout.models import Order, OrderLine
 from payments.gateways import SandboxGateway
 from payments.models import Payment, PaymentMethod
-from renewals import run as renewals
+from renewals import steps as renewal_steps
 from renewals.run import subscriptions_due, subscriptions_renew
 from subscriptions import clock
 from subscriptions.credit import credit_balance
@@ -183,8 +183,8 @@ def test_an_overlapped_batch_is_never_charged_after_its_claim_ran_out(
     """Claims of 2 s, charging stops half a second before they run out. The second batch,
     claimed while the first was charged (1.5 s), has little time left when its turn
     comes: what it cannot charge in time is left for a later run."""
-    monkeypatch.setattr(renewals, "RENEWAL_CLAIM", timedelta(seconds=2))
-    monkeypatch.setattr(renewals, "CLAIM_MARGIN", timedelta(seconds=0.5))
+    monkeypatch.setattr(renewal_steps, "RENEWAL_CLAIM", timedelta(seconds=2))
+    monkeypatch.setattr(renewal_steps, "CLAIM_MARGIN", timedelta(seconds=0.5))
     tax_rates_ensure_eu_standard()
     due_subscriptions(accounts=6)
     gateway = SlowNotingSandbox()
