@@ -16,17 +16,17 @@ from checkout.errors import (
     ReviewOutdated,
 )
 from checkout.models import Order
-from checkout.payment_closing import (
-    payment_abandon_or_leave_open,
-    payment_release,
-    unused_card_forget,
-)
 from checkout.services import (
     AUTHENTICATION_FAILED,
     AUTHENTICATION_GRACE,
     PAYMENT_CLAIM,
     REVIEW_VALID_FOR,
     payment_complete,
+)
+from payments.closing import (
+    payment_abandon_or_leave_open,
+    payment_release,
+    unused_card_forget,
 )
 from payments.gateways import (
     FAILED,

@@ -28,11 +28,6 @@ from checkout.errors import PaymentUnavailable as PaymentUnavailable
 from checkout.errors import ReviewOutdated as ReviewOutdated
 from checkout.models import Order
 from checkout.orders import seat_change_order_write
-from checkout.payment_closing import (
-    payment_abandon_or_leave_open,
-    payment_release,
-    unused_card_forget,
-)
 from checkout.selectors import (
     CartReview,
     account_locked,
@@ -42,6 +37,11 @@ from checkout.selectors import (
     checkout_order,
 )
 from payments.attempts import payment_attempt_new, payment_attempts_create
+from payments.closing import (
+    payment_abandon_or_leave_open,
+    payment_release,
+    unused_card_forget,
+)
 from payments.gateways import (
     FAILED,
     PENDING,

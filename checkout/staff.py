@@ -17,9 +17,6 @@ from checkout.errors import (
 )
 from checkout.models import CartLine, Order
 from checkout.orders import seat_change_order_write
-from checkout.payment_closing import (
-    payment_abandon_or_leave_open,
-)
 from checkout.selectors import (
     CartReview,
     default_payment_method,
@@ -32,6 +29,9 @@ from checkout.services import (
     period_running_require,
 )
 from payments.attempts import payment_attempt_create
+from payments.closing import (
+    payment_abandon_or_leave_open,
+)
 from payments.gateways import (
     GatewayUnavailable,
     PaymentGateway,
