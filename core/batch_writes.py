@@ -144,9 +144,16 @@ def batch_update(
 
 
 def _bulk_update(model, objects, fields, increment) -> int:
-    """Django's ``bulk_update``. Trap: on PostgreSQL it casts each value to the column's
-    type, and an explicit cast to ``varchar(n)`` cuts a longer value to fit instead of
-    refusing it; the values written here are the portal's own (statuses, ids, times)."""
+    """One row: ``update()``, as ``save(update_fields=…)`` sends it. More: Django's
+    ``bulk_update``, one statement. Trap: ``bulk_update`` casts each value to the
+    column's type on PostgreSQL, and an explicit cast to ``varchar(n)`` cuts a longer
+    value to fit instead of refusing it; what it writes here are the portal's own
+    values (statuses, ids, times)."""
+    if len(objects) == 1:
+        [obj] = objects
+        values = {name: _value_to_save(model._meta.get_field(name), obj) for name in fields}
+        values.update({name: F(name) + 1 for name in increment})
+        return model.objects.filter(pk=obj.pk).update(**values)
     before = [{name: getattr(obj, name) for name in increment} for obj in objects]
     for obj in objects:
         for name in increment:
@@ -157,6 +164,13 @@ def _bulk_update(model, objects, fields, increment) -> int:
         for obj, values in zip(objects, before, strict=True):
             for name, value in values.items():
                 setattr(obj, name, value)
+
+
+def _value_to_save(field, obj):
+    """The field's value as ``save(update_fields=…)`` takes it (``auto_now``: now)."""
+    if getattr(field, "auto_now", False):
+        return field.pre_save(obj, False)
+    return getattr(obj, field.name)
 
 
 def _values_update(model, objects, fields, increment) -> int:

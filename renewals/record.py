@@ -14,6 +14,7 @@ from django.db import transaction
 from checkout.models import Order
 from checkout.orders import orders_write, subscriptions_save
 from core.batch_writes import batch_update
+from core.plans import plan_for_the_values
 from payments.gateways import FAILED, REQUIRES_ACTION, SUCCEEDED
 from payments.models import Payment
 from renewals.batch import (
@@ -57,6 +58,7 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
         return
     now = clock.now()
     with transaction.atomic():
+        plan_for_the_values()
         # Re-read under lock: a writer between the steps keeps its changes. Every
         # column, onto the claimed objects (which keep their account and plan).
         fresh = {

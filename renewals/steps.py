@@ -17,6 +17,7 @@ from django.db import transaction
 
 from checkout.orders import subscriptions_save
 from core.batch_writes import batch_update
+from core.plans import plan_for_the_values
 from payments.attempts import payment_attempt_new, payment_attempts_create
 from payments.gateways import SUCCEEDED, ChargeResult, PaymentGateway
 from payments.models import Payment, PaymentMethod
@@ -58,6 +59,7 @@ def batch_claim(run: RenewalRun, cursor: int) -> Batch | None:
     now = clock.now()
     claimed_until = now + RENEWAL_CLAIM  # every payment this batch claims or reclaims
     with transaction.atomic():
+        plan_for_the_values()
         # NO KEY UPDATE: exclusive among claims and Place order (which locks the
         # account FOR UPDATE), but not against the foreign-key checks of a batch
         # being recorded at the same time, which would otherwise hide its accounts.

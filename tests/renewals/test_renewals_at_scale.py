@@ -259,7 +259,8 @@ def test_each_batch_costs_the_same_number_of_queries_whatever_is_due():
     # Forty more subscriptions cost four more batches, nothing per subscription (the
     # tax rates, loaded once per run, and the last, empty claim are in both runs).
     assert sum(fifty) - sum(ten) == 4 * per_batch
-    assert per_batch <= 17  # lock, load, write: a handful, not one per subscription
+    # lock, load, write (and plan them for their values): a handful, not one per subscription
+    assert per_batch <= 18
 
 
 @pytest.mark.django_db
