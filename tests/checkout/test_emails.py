@@ -8,7 +8,7 @@ from django.core import mail
 from checkout.models import Order
 from checkout.tasks import send_order_confirmation
 from tests.checkout.conftest import put_in_cart
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db

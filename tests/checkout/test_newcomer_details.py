@@ -218,7 +218,7 @@ def test_support_sees_negative_amounts_with_the_minus_sign_in_the_admin(
     assert "<td>−€280.00</td>" in preview and "<td>−€333.20</td>" in preview
     assert not HYPHEN_AMOUNT.search(preview)
 
-    from tests.checkout.test_order_place import place
+    from tests.checkout.helpers import place
 
     order = place(account, account.memberships.get().user)
     page = client.get(reverse("admin:checkout_order_change", args=[order.pk])).content.decode()

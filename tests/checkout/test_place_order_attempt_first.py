@@ -17,7 +17,7 @@ from checkout.services import PaymentUnavailable
 from payments.gateways import GatewayUnavailable, SandboxGateway
 from payments.models import Payment
 from tests.checkout.conftest import put_in_cart
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -28,7 +28,7 @@ from billing_portal import celery_app
 from checkout.models import Order
 from subscriptions.services import tax_rates_ensure_eu_standard
 from tests.checkout.conftest import AT, account, admin, put_in_cart, remote_support  # noqa: F401
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.delivery.harness import (
     WORKER_START_TIMEOUT,
     Broker,

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from checkout.models import Order
 from subscriptions import clock
 from subscriptions.models import Account, Subscription, User
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.e2e.conftest import DESKTOP, screenshot, sign_in
 from tests.shared_fixtures import put_in_cart
 

@@ -17,8 +17,8 @@ from renewals.run import subscriptions_renew
 from subscriptions import clock
 from subscriptions.models import Subscription
 from subscriptions.proration import period_end
+from tests.e2e.accessibility_pages import describe, serious_violations
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
-from tests.e2e.test_accessibility import describe, serious_violations
 from tests.factories import PASSWORD, MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
     charges_for,

@@ -17,7 +17,7 @@ import pytest
 import time_machine
 
 from checkout.management.commands.export_orders import FIELDS, NUMBER_FIELDS
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.factories import MembershipFactory, SubscriptionFactory
 from tests.ops.conftest import run
 from tests.shared_fixtures import NOV_1, put_in_cart

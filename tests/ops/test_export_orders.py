@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from checkout.management.commands.export_orders import FIELDS
 from checkout.models import Order
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.factories import MembershipFactory, SubscriptionFactory
 from tests.ops.conftest import AT, NOV_1, run
 from tests.shared_fixtures import put_in_cart

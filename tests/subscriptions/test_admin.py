@@ -15,7 +15,7 @@ from moneyed import Money
 from checkout.models import Order
 from subscriptions.credit import credit_balance
 from subscriptions.models import AuditEntry, CreditLedgerEntry, SeatChange, Subscription
-from tests.checkout.test_order_place import place
+from tests.checkout.helpers import place
 from tests.factories import MembershipFactory, SubscriptionFactory, UserFactory
 from tests.shared_fixtures import AT, put_in_cart
 
