@@ -38,7 +38,7 @@ from payments.gateways import (
     PaymentGateway,
     get_gateway,
 )
-from payments.models import Payment
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment
 from subscriptions import clock
 from subscriptions.models import Account
 
@@ -71,7 +71,7 @@ def payments_reconcile(
         )
         .exclude(claimed_until__gt=now)
         # Renewal attempts are the renewal run's: it replays them with their own key.
-        .exclude(checkout_token__startswith="renewal:")
+        .exclude(checkout_token__startswith=RENEWAL_TOKEN_PREFIX)
         .values_list("pk", flat=True)
     )
     for payment_id in open_ids:

@@ -7,7 +7,7 @@ import logging
 from django.dispatch import receiver
 
 from checkout.services import CheckoutError, payment_complete
-from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from payments.models import Payment
 from payments.signals import payment_taken
 
 logger = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def order_from_payment_taken(sender, payment: Payment, **kwargs) -> None:
     """Place the order of a Place order attempt whose money a webhook reported taken:
     if its review still holds it is placed, else the money is given back."""
-    if payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX):
+    if payment.is_renewal:
         return
     try:
         payment_complete(payment=payment)

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.models import RENEWAL_TOKEN_PREFIX, Payment, StripeEvent
+from payments.models import Payment, StripeEvent
 from payments.signals import payment_taken
 
 logger = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def _payment_intent_succeeded(payment: Payment, created: datetime):
         # A checkout's payment completes its order here, and so does a renewal's the
         # customer authenticated; any other renewal payment belongs to the renewal run,
         # which records it (and retries with the same key) itself.
-        is_checkout = not payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
+        is_checkout = not payment.is_renewal
         completes = is_checkout or waited_for_customer
         completion = payment if payment.order_id is None and completes else None
     payment.save(update_fields=fields)

@@ -18,7 +18,7 @@ from moneyed import Money
 from checkout.models import Order, OrderLine
 from checkout.orders import OrderDraft
 from payments.gateways import ChargeResult
-from payments.models import Payment
+from payments.models import RENEWAL_TOKEN_PREFIX, Payment
 from renewals.report import RENEWED, RenewalOutcome
 from subscriptions.models import Account, CreditLedgerEntry, Membership, Plan, Subscription
 from subscriptions.money import zero
@@ -46,7 +46,9 @@ def subscriptions_due(*, at: datetime) -> QuerySet[Subscription]:
 
 def renewal_token(subscription_id: int, period_start: datetime) -> str:
     """The idempotency key of renewing one subscription for the period starting then."""
-    return f"renewal:{subscription_id}:{period_start.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+    return (
+        f"{RENEWAL_TOKEN_PREFIX}{subscription_id}:{period_start.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+    )
 
 
 def renewal_order_number(subscription_id: int, period_start: datetime) -> str:

@@ -35,7 +35,7 @@ from payments.gateways import (
     SandboxGateway,
     get_gateway,
 )
-from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from payments.models import Payment
 from renewals.batch import credit_given_back, credit_held, renewal_order_number
 from renewals.run import renewal_paid_record
 from subscriptions import clock
@@ -71,10 +71,6 @@ class RenewalPaymentUnrecorded(RenewalPaymentError):
     def __init__(self, reason: str, *, refunded: bool) -> None:
         super().__init__(reason)
         self.refunded = refunded
-
-
-def is_renewal_payment(payment: Payment) -> bool:
-    return payment.checkout_token.startswith(RENEWAL_TOKEN_PREFIX)
 
 
 def renewal_subscription_id(payment: Payment) -> int:
@@ -114,7 +110,7 @@ def renewal_payment_complete(
     continues (``RenewalPaymentFailed``). Still waiting: nothing changes
     (``RenewalPaymentWaiting``).
     """
-    if not is_renewal_payment(payment):
+    if not payment.is_renewal:
         raise ValueError(f"payment {payment.pk} is not a renewal payment")
     gateway = gateway or get_gateway()
     failed = None

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 from payments.gateways import SUCCEEDED, ChargeResult
 from payments.models import Payment
 from payments.signals import payment_taken
-from renewals.payments import RenewalPaymentError, is_renewal_payment, renewal_payment_complete
+from renewals.payments import RenewalPaymentError, renewal_payment_complete
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 @receiver(payment_taken, dispatch_uid="renewals.renewal_from_payment_taken")
 def renewal_from_payment_taken(sender, payment: Payment, **kwargs) -> None:
     """Record the renewal of a payment its customer authenticated (and may have left)."""
-    if not is_renewal_payment(payment):
+    if not payment.is_renewal:
         return
     try:
         renewal_payment_complete(payment=payment, result=ChargeResult(SUCCEEDED, payment.reference))

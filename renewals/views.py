@@ -22,7 +22,6 @@ from renewals.payments import (
     RenewalPaymentFailed,
     RenewalPaymentUnrecorded,
     RenewalPaymentWaiting,
-    is_renewal_payment,
     renewal_payment_authenticate,
     renewal_payment_due,
 )
@@ -44,7 +43,7 @@ def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def _renewal_payment_page(request: HttpRequest, payment: Payment) -> HttpResponse:
-    if not is_renewal_payment(payment):  # a checkout's payment has its own page
+    if not payment.is_renewal:  # a checkout's payment has its own page
         return redirect("checkout:authenticate", payment_id=payment.pk)
     if payment.order_id:
         return redirect("checkout:order", number=payment.order.number)
