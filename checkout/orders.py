@@ -18,7 +18,8 @@ from django.db import DatabaseError, transaction
 
 from checkout.models import Cart, CartLine, Order, OrderLine
 from core.batch_writes import batch_insert, batch_update
-from payments.models import Payment, PaymentMethod
+from payments.cards import card_on_file_make
+from payments.models import Payment
 from subscriptions import clock
 from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
 
@@ -124,12 +125,7 @@ def _cards_that_paid_kept(payments: list[Payment]) -> None:
     for payment in payments:
         method = payment.payment_method
         if method is not None and not method.is_default:
-            PaymentMethod.objects.filter(account_id=payment.account_id, is_default=True).update(
-                is_default=False
-            )
-            PaymentMethod.objects.filter(pk=method.pk).update(
-                is_default=True, entered_at_checkout=False
-            )
+            card_on_file_make(method)
 
 
 # -- A seat change's order (Place order, support staff) ----------------------------------
