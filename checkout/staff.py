@@ -39,6 +39,7 @@ from payments.gateways import (
 )
 from payments.models import Payment
 from subscriptions import clock
+from subscriptions.activity import Channel, activity_record
 from subscriptions.messages import quote_problem_message
 from subscriptions.models import Account, SeatChange, Subscription, User
 
@@ -96,7 +97,6 @@ def staff_seat_change(
     from the card on file: the attempt and its gateway reference are committed
     before the money moves, as at Place order. Writes an audit entry.
     """
-    from subscriptions.models import AuditEntry
 
     if not reason.strip():
         raise StaffChangeRefused("A reason is required.")
@@ -161,9 +161,10 @@ def staff_seat_change(
                 payment=payment,
                 channel=SeatChange.Channel.ADMIN,
             )
-            AuditEntry.objects.create(
+            activity_record(
                 account=account,
                 actor=staff,
+                channel=Channel.ADMIN,
                 action="seat_change",
                 target=f"subscription {locked.pk} ({locked.plan.product.name})",
                 before=before,
@@ -190,7 +191,6 @@ def _billing_admin_language(account: Account) -> str:
 def order_email_resend(*, order: Order, reason: str, staff: User) -> Order:
     """Send an order's confirmation again (support), through the same task, audited."""
     from checkout.tasks import send_order_confirmation
-    from subscriptions.models import AuditEntry
 
     if not reason.strip():
         raise StaffChangeRefused("A reason is required.")
@@ -200,9 +200,10 @@ def order_email_resend(*, order: Order, reason: str, staff: User) -> Order:
         locked.email_status = Order.EmailStatus.PENDING
         locked.email_error = ""
         locked.save(update_fields=["email_status", "email_error"])
-        AuditEntry.objects.create(
-            account_id=locked.account_id,
+        activity_record(
+            account=locked.account_id,
             actor=staff,
+            channel=Channel.ADMIN,
             action="email_resent",
             target=f"order {locked.number}",
             before={"email_status": before},

@@ -11,6 +11,7 @@ from django.db.models import F
 from moneyed import Money
 
 from subscriptions import clock
+from subscriptions.activity import Channel, activity_record
 from subscriptions.credit import credit_balance
 from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
@@ -117,19 +118,15 @@ def tax_rates_ensure_eu_standard() -> int:
 
 
 def _audit(*, account: Account, staff: User, action: str, target: str, before, after, reason):
-    from subscriptions.models import AuditEntry
-
-    if not reason or not reason.strip():
-        raise ValidationError("A reason is required.")
-    return AuditEntry.objects.create(
+    return activity_record(
         account=account,
         actor=staff,
+        channel=Channel.ADMIN,
         action=action,
         target=target,
         before=before,
         after=after,
-        reason=reason.strip(),
-        at=clock.now(),
+        reason=reason,
     )
 
 

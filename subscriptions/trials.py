@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from subscriptions import clock
+from subscriptions.activity import Channel, activity_entry
 from subscriptions.models import AuditEntry, Subscription
 
 TRIAL_EXPIRY_BATCH = 500
@@ -44,14 +45,11 @@ def _expired_trial(subscription: Subscription) -> ExpiredTrial:
 
 
 def _expiry_audit(subscription: Subscription, at: datetime) -> AuditEntry:
-    """The audit entry support's actions write too (subscriptions/services.py).
-
-    No actor: operations did it, through the command or the beat task.
-    """
+    """No actor: operations did it, through the command or the beat task."""
     trial_end = subscription.trial_end.isoformat()
-    return AuditEntry(
-        account_id=subscription.account_id,
-        actor=None,
+    return activity_entry(
+        account=subscription.account_id,
+        channel=Channel.OPERATIONS,
         action=AUDIT_ACTION,
         target=f"subscription {subscription.pk}",
         before={"status": Subscription.Status.TRIAL.value, "trial_end": trial_end},

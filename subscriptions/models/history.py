@@ -89,17 +89,31 @@ class CreditLedgerEntry(AppendOnlyModel):
 
 
 class AuditEntry(AppendOnlyModel):
-    """What support or operations did to an account: who, when, what, before → after, why."""
+    """Who changed what on an account, when, before → after, and through which channel.
+
+    Every change writes one, whoever makes it: the billing admin in the portal,
+    support in the admin (with the reason they must give), operations through a
+    command or a scheduled task. Write them with ``subscriptions.activity``.
+    """
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Billing Center")
+        ADMIN = "admin", _("Support")
+        OPERATIONS = "operations", _("Operations")
+        SYSTEM = "system", _("Automatic")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="audit_entries")
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     action = models.CharField(_("action"), max_length=64)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=Channel.choices, default=Channel.ADMIN
+    )
     target = models.CharField(_("target"), max_length=200, blank=True)
     before = models.JSONField(_("before"), default=dict, blank=True)
     after = models.JSONField(_("after"), default=dict, blank=True)
-    reason = models.CharField(_("reason"), max_length=500)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:
@@ -107,8 +121,16 @@ class AuditEntry(AppendOnlyModel):
         verbose_name_plural = _("audit entries")
         ordering = ["-at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=~Q(reason=""), name="audit_entry_has_a_reason"),
+            # Support must say why; a billing admin's own change needs no reason.
+            models.CheckConstraint(
+                condition=~Q(channel="admin") | ~Q(reason=""), name="audit_entry_has_a_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["portal", "admin", "operations", "system"]),
+                name="audit_entry_channel_known",
+            ),
         ]
+        indexes = [models.Index(fields=["account", "-at", "-id"], name="audit_entry_account_at")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor}: {self.action} {self.target}"
