@@ -287,10 +287,9 @@ CELERY_RESULT_BACKEND = (
 )
 CELERY_RESULT_EXPIRES = 86400
 CELERY_TIMEZONE = "UTC"
-# Task modules that autodiscovery (each app's tasks.py) does not find: the worker loads them.
 CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {
-        "task": "checkout.tasks.reconcile_payments",
+        "task": "payments.tasks.reconcile_payments",
         "schedule": 300.0,
         "options": {"expires": 290},
     },

@@ -1,132 +1,21 @@
-"""Finishing what Place order left open: the sweep that asks the gateway about
-attempts a crash, a timeout or an abandoned tab left, and the admin's return
-from the bank's authentication."""
+"""The admin's return from the bank's authentication: finish the order or say why not.
+
+(The sweep that closes attempts a crash or an abandoned tab left open is the
+payments app's, ``payments/reconcile.py``.)
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
 from django.db import transaction
 
-from checkout.errors import (
-    CheckoutError,
-    PaymentFailed,
-    PaymentRequiresAction,
-    ReviewOutdated,
-)
+from checkout.errors import PaymentFailed, PaymentRequiresAction
 from checkout.models import Order
-from checkout.services import (
-    AUTHENTICATION_FAILED,
-    AUTHENTICATION_GRACE,
-    PAYMENT_CLAIM,
-    REVIEW_VALID_FOR,
-    payment_complete,
-)
-from payments.closing import (
-    payment_abandon_or_leave_open,
-    payment_release,
-    unused_card_forget,
-)
-from payments.gateways import (
-    FAILED,
-    PENDING,
-    REQUIRES_ACTION,
-    ChargeResult,
-    GatewayRefused,
-    GatewayUnavailable,
-    PaymentGateway,
-    get_gateway,
-)
-from payments.models import RENEWAL_TOKEN_PREFIX, Payment
+from checkout.services import AUTHENTICATION_FAILED, PAYMENT_CLAIM, payment_complete
+from payments.closing import unused_card_forget
+from payments.gateways import PENDING, REQUIRES_ACTION, ChargeResult, PaymentGateway
+from payments.models import Payment
 from subscriptions import clock
 from subscriptions.models import Account
-
-logger = logging.getLogger(__name__)
-
-
-def payments_reconcile(
-    *, older_than: timedelta = timedelta(minutes=10), gateway: PaymentGateway | None = None
-) -> dict[str, int]:
-    """Close what a crash, a timeout or an abandoned tab left open, by asking the gateway.
-
-    - an attempt the gateway reports paid, without an order: the order is
-      placed if its review still holds, otherwise the money is refunded;
-    - an attempt that never took money: canceled (at the gateway too);
-    - an authentication never finished in time: canceled.
-    Never starts a charge. Safe to run twice at once (row locks, skip locked).
-    """
-    gateway = gateway or get_gateway()
-    now = clock.now()
-    counts = {"placed": 0, "refunded": 0, "canceled": 0, "failed": 0, "left": 0}
-    open_ids = list(
-        Payment.objects.filter(
-            order__isnull=True,
-            status__in=[
-                Payment.Status.PROCESSING,
-                Payment.Status.SUCCEEDED,
-                Payment.Status.REQUIRES_ACTION,
-            ],
-            updated_at__lt=now - older_than,
-        )
-        .exclude(claimed_until__gt=now)
-        # Renewal attempts are the renewal run's: it replays them with their own key.
-        .exclude(checkout_token__startswith=RENEWAL_TOKEN_PREFIX)
-        .values_list("pk", flat=True)
-    )
-    for payment_id in open_ids:
-        with transaction.atomic():
-            payment = (
-                Payment.objects.select_for_update(skip_locked=True)
-                .filter(pk=payment_id, order__isnull=True)
-                .exclude(claimed_until__gt=now)
-                .first()
-            )
-            if payment is None:
-                continue
-            payment.claimed_until = now + PAYMENT_CLAIM
-            payment.save(update_fields=["claimed_until", "updated_at"])
-        try:
-            known = gateway.retrieve(payment=payment) if payment.reference else None
-        except (GatewayUnavailable, GatewayRefused):
-            payment_release(payment=payment)
-            counts["left"] += 1
-            continue
-        if known is not None and known.succeeded:
-            payment.status = Payment.Status.SUCCEEDED
-            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
-            try:
-                payment_complete(payment=payment, gateway=gateway)
-                counts["placed"] += 1
-            except ReviewOutdated:
-                counts["refunded"] += 1
-            except CheckoutError:
-                counts["left"] += 1
-            continue
-        if known is not None and known.status == FAILED:
-            Payment.objects.filter(pk=payment.pk).update(
-                status=Payment.Status.FAILED,
-                failure_reason=known.failure_reason,
-                claimed_until=None,
-            )
-            unused_card_forget(payment)
-            counts["failed"] += 1
-            continue
-        if known is not None and known.status == PENDING:
-            payment_release(payment=payment)
-            counts["left"] += 1
-            continue
-        auth_window = REVIEW_VALID_FOR + AUTHENTICATION_GRACE
-        if (
-            payment.status == Payment.Status.REQUIRES_ACTION
-            and payment.quoted_at > now - auth_window
-        ):
-            payment_release(payment=payment)  # the admin may still finish the bank's step
-            counts["left"] += 1
-            continue
-        payment_abandon_or_leave_open(payment=payment, gateway=gateway)
-        counts["canceled"] += 1
-    return counts
 
 
 def payment_authenticated(

@@ -36,7 +36,13 @@ from checkout.selectors import (
     checkout_attempts_locked,
     checkout_order,
 )
-from payments.attempts import payment_attempt_new, payment_attempts_create
+from payments.attempts import (
+    AUTHENTICATION_GRACE,
+    PAYMENT_CLAIM,
+    REVIEW_VALID_FOR,
+    payment_attempt_new,
+    payment_attempts_create,
+)
 from payments.closing import (
     payment_abandon_or_leave_open,
     payment_release,
@@ -61,16 +67,8 @@ from subscriptions.models import Account, User
 
 logger = logging.getLogger(__name__)
 
-# A reviewed quote is placed at its own instant only while it is this fresh;
-# after that the admin reviews again, so no order takes effect in the past.
-REVIEW_VALID_FOR = timedelta(minutes=15)
-# How long one request owns a payment attempt before another may take it over
-# (after a crash); longer than any gateway call with its retries.
-PAYMENT_CLAIM = timedelta(seconds=90)
 # How long a second request for the same checkout waits for the first one.
 PAYMENT_WAIT_SECONDS = 20
-# Extra time a payment waiting for the bank's authentication may take.
-AUTHENTICATION_GRACE = timedelta(minutes=15)
 # A saved card that declined this checkout this recently gets the same answer without
 # the bank being asked again: a burst of clicks must not look like card testing to it.
 DECLINE_REPEATED_WITHIN = timedelta(seconds=30)

@@ -203,11 +203,3 @@ def dispatch_pending_emails(older_than_seconds: float | None = None) -> dict:
     if result.due:
         logger.info(result.summary())
     return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
-
-
-@shared_task(acks_late=True)
-def reconcile_payments() -> dict:
-    """Close payment attempts a crash, a timeout or an abandoned tab left open (beat)."""
-    from checkout.payment_recovery import payments_reconcile
-
-    return payments_reconcile()

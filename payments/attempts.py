@@ -8,13 +8,22 @@ charging again. Its idempotency key is the one the gateway receives.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from moneyed import Money
 
 from core.batch_writes import batch_insert
 from payments.models import Payment, PaymentMethod
 from subscriptions.models import Account, User
+
+# A reviewed quote is placed at its own instant only while it is this fresh;
+# after that the admin reviews again, so no order takes effect in the past.
+REVIEW_VALID_FOR = timedelta(minutes=15)
+# Extra time an attempt waiting for the bank's authentication may take.
+AUTHENTICATION_GRACE = timedelta(minutes=15)
+# How long one request owns a payment attempt before another may take it over
+# (after a crash); longer than any gateway call with its retries.
+PAYMENT_CLAIM = timedelta(seconds=90)
 
 
 def payment_attempt_new(

@@ -153,10 +153,10 @@ def test_the_admin_returning_while_the_success_event_is_handled_keeps_the_order_
     authenticate_at_stripe(payment, success=True)
     complete_for_the_webhook = receivers.payment_complete
 
-    def admin_returns_first(*, payment):
+    def admin_returns_first(*, payment, gateway=None):
         fresh = Payment.objects.get(pk=payment.pk)
         payment_authenticated(payment=fresh, result=StripeGateway().retrieve(payment=fresh))
-        return complete_for_the_webhook(payment=payment)
+        return complete_for_the_webhook(payment=payment, gateway=gateway)
 
     monkeypatch.setattr(receivers, "payment_complete", admin_returns_first)
     at = now()

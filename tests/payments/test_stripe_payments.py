@@ -288,7 +288,7 @@ def test_the_reconciliation_sweep_closes_what_was_left_open(
     client, stripe_admin, response_losing_proxy, settings, localstripe_url, time_machine
 ):
     """A lost answer and an admin who never came back: the sweep places the order."""
-    from checkout.payment_recovery import payments_reconcile
+    from payments.reconcile import payments_reconcile
 
     pay_and_lose_the_answer(client, stripe_admin, response_losing_proxy, settings)
     settings.STRIPE_API_BASE = localstripe_url
