@@ -33,10 +33,11 @@ def next_charges(
     """The next renewal of each of ``account``'s subscriptions that renews, by id.
 
     ``subscriptions`` are read with their plan (``select_related`` or ``with_plans``) and
-    are given ``account`` (no query each); ``credit`` is the account's balance now. The renewals are quoted in the order they
-    fall due, each with the credit the earlier ones leave, as the run takes it (credit
-    pays first, docs/billing-rules.md "A renewal"). A subscription whose data the rules
-    refuse maps to the ``ValueError`` the run would report. One query (the VAT rates).
+    are given ``account`` (no query each); ``credit`` is the account's balance now. The
+    renewals are quoted in the order they fall due, each with the credit the earlier ones
+    leave, as the run takes it (credit pays first, docs/billing-rules.md "A renewal"). A
+    subscription whose data the rules refuse maps to the ``ValueError`` the run would
+    report. One query (the VAT rates).
     """
     subscriptions = list(subscriptions)
     for subscription in subscriptions:

@@ -43,18 +43,17 @@ def renewed_order(subscription: Subscription) -> Order:
     return Order.objects.get(kind=Order.Kind.RENEWAL, lines__subscription=subscription)
 
 
-def test_the_next_charge_is_what_the_renewal_then_charges(admin, account, mailoutbox):
+def test_the_next_charge_is_what_the_renewal_then_charges(client, admin, account):
     subscription = subscribe(account, plan__product__name="Remote Support v5")
     give_credit(account, "50.00")
-    page = billing_center(client := __import__("django.test").test.Client(), admin)
+    page = billing_center(client, admin)
     assert shown(page, "credit-balance") == "€50.00" == f"€{credit_balance(account).amount}"
     text = " ".join(page.split())
     assert "Next charge on Dec. 1, 2026" in text
-    assert "10 licenses × €42.00</th><td class=\"num\">€420.00" in text
-    assert "VAT 19%</th><td class=\"num\">€79.80" in text
+    assert '10 licenses × €42.00</th><td class="num">€420.00' in text
+    assert 'VAT 19%</th><td class="num">€79.80' in text
     assert shown(page, "next-charge-credit") == "−€50.00"
     assert next_charges(page) == ["€449.80"]
-    del client
 
     with time_machine.travel(DEC_1 + timedelta(minutes=1), tick=False):
         subscriptions_renew(at=DEC_1 + timedelta(minutes=1))
@@ -132,6 +131,6 @@ def test_the_billing_center_runs_the_same_queries_for_one_subscription_or_five(c
         client.force_login(membership.user)
         with time_machine.travel(AT, tick=False):
             page = client.get(reverse("billing_center:home")).content.decode()
-            counts.append(_queries(lambda: client.get(reverse("billing_center:home"))))  # noqa: B023
+            counts.append(_queries(lambda: client.get(reverse("billing_center:home"))))
         assert len(next_charges(page)) == subscriptions
     assert counts[0] == counts[1], counts
