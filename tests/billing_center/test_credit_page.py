@@ -37,7 +37,7 @@ def rows(page: str) -> list[tuple[str, str, str]]:
     for row in re.findall(r'<tr data-testid="ledger-row">(.*?)</tr>', page, re.S):
         text = re.sub(r"<[^>]+>", "", re.search(r'class="ledger-text">(.*?)</td>', row, re.S)[1])
         amount = re.search(r'class="num ledger-amount">([^<]*)<', row)[1]
-        balance = re.search(r'class="num ledger-balance">([^<]*)<', row)[1]
+        balance = re.search(r'class="num ledger-balance"[^>]*>([^<]*)<', row)[1]
         found.append((" ".join(text.split()), amount, balance))
     return found
 
