@@ -69,7 +69,8 @@ def billing_profile(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             # The form checks what the service does; this is the rare race (e.g. the
             # country changed by support meanwhile): shown on the form, nothing saved.
-            for field, problems in error.message_dict.items():
+            by_field = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+            for field, problems in by_field.items():
                 form.add_error(field if field in form.fields else None, problems[0])
         else:
             messages.success(request, _("Billing profile saved."))

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from renewals.run import subscriptions_renew
@@ -225,3 +226,37 @@ def test_support_without_a_reason_or_with_a_bad_vat_number_changes_nothing(
     account.refresh_from_db()
     assert (account.city, account.vat_number) == ("", "")
     assert not AuditEntry.objects.filter(account=account).exists()
+
+
+def test_the_service_checks_the_vat_number_against_the_country_it_locked(admin, account):
+    """Support moved the account to France while the form was open: nothing is saved."""
+    from subscriptions.billing_profile import BillingAddress, account_billing_profile_update
+
+    Account.objects.filter(pk=account.pk).update(country="FR")
+    with pytest.raises(ValidationError) as refused:
+        account_billing_profile_update(
+            account=account,
+            address=BillingAddress(city="Berlin"),
+            vat_number="DE136695976",
+            invoice_recipients=[],
+            actor=admin,
+        )
+    assert "the account is in FR" in refused.value.message_dict["vat_number"][0]
+    account.refresh_from_db()
+    assert (account.city, account.vat_number) == ("", "")
+    assert not AuditEntry.objects.filter(account=account).exists()
+
+
+def test_support_must_give_a_reason_in_the_service(admin, account):
+    from subscriptions.activity import Channel
+    from subscriptions.billing_profile import BillingAddress, account_billing_profile_update
+
+    with pytest.raises(ValidationError, match="A reason is required"):
+        account_billing_profile_update(
+            account=account,
+            address=BillingAddress(),
+            vat_number="",
+            invoice_recipients=[],
+            actor=admin,
+            channel=Channel.ADMIN,
+        )
