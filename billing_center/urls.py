@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing_center import views
+from billing_center import money_views, views
 
 app_name = "billing_center"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("account/switch/", views.switch_account, name="switch_account"),
     path("subscriptions/<int:pk>/edit/", views.subscription_edit, name="edit"),
     path("subscriptions/<int:pk>/preview/", views.subscription_preview, name="preview"),
+    path("credit/", money_views.credit, name="credit"),
+    path("billing-profile/", money_views.billing_profile, name="billing_profile"),
 ]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing_center.money_views import home_money
 from checkout.cart import cart_line_set
 from checkout.models import CartLine
 from payments.cards import default_payment_method
@@ -52,6 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "subscriptions": subscriptions,
             "payment_method": default_payment_method(account=account),
+            **home_money(account=account, subscriptions=subscriptions),
         },
     )
 

@@ -34,7 +34,8 @@ def email_message(
 
 
 def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMultiAlternatives:
-    """Build the email: to the admin who ordered, the account's other billing admins in copy."""
+    """Build the email: to the admin who ordered; the account's other billing admins and its
+    extra invoice recipients in copy."""
     account = order.account
     admins = list(
         Membership.objects.filter(account=account, role=Membership.Role.BILLING_ADMIN)
@@ -46,6 +47,9 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
     placed_by_admin = order.placed_by is not None and order.placed_by.email in admins
     to = [order.placed_by.email] if placed_by_admin else admins[:1]
     cc = sorted(email for email in admins if email not in to)
+    # The billing profile's extra recipients (bookkeeping) get a copy of each
+    # confirmation, a renewal's too.
+    cc += [email for email in account.invoice_recipients if email not in to and email not in cc]
     context = {
         "order": order,
         "account": account,

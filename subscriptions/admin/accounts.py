@@ -17,6 +17,7 @@ from moneyed import Money
 
 from subscriptions import clock
 from subscriptions.admin.base import ReadOnlyInline
+from subscriptions.admin.billing_profile import PROFILE_FIELDS, edit_billing_profile
 from subscriptions.admin_actions import (
     PortalModelAdmin,
     ReasonForm,
@@ -162,6 +163,7 @@ class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
         "stripe_customer_id",
         "credit",
         "history_links",
+        *PROFILE_FIELDS,  # changed through the billing profile action, with a reason
     ]
     inlines = [MembershipInline, SubscriptionInline, LedgerInline, AuditInline]
     actions = [
@@ -175,6 +177,7 @@ class AccountAdmin(SupportPermissionMixin, PortalModelAdmin):
             form_class=ChannelForm,
             apply=_apply_channel,
         ),
+        edit_billing_profile,
     ]
 
     def get_readonly_fields(self, request, obj=None):

@@ -129,6 +129,25 @@ class Account(models.Model):
         default=BillingChannel.SELF_SERVICE,
     )
     stripe_customer_id = models.CharField(_("Stripe customer"), max_length=64, blank=True)
+    # The billing profile (subscriptions/billing_profile.py): the legal name and the
+    # address invoices carry, and who else receives them. The country above is the
+    # address's country too; it decides the VAT, so only support changes it.
+    legal_name = models.CharField(
+        _("company name"),
+        max_length=200,
+        blank=True,
+        help_text=_("The legal name on invoices; the account name when empty."),
+    )
+    address_line1 = models.CharField(_("street and number"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    invoice_recipients = models.JSONField(
+        _("extra invoice recipients"),
+        default=list,
+        blank=True,
+        help_text=_("Email addresses that also receive order confirmations and renewals."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -153,6 +172,11 @@ class Account(models.Model):
                 self.vat_number = normalize_vat_number(self.vat_number, self.country)
             except InvalidVatNumber as error:
                 raise ValidationError({"vat_number": str(error)}) from None
+
+    @property
+    def invoice_name(self) -> str:
+        """The name invoices carry: the legal name, else the account's name."""
+        return self.legal_name or self.name
 
     @property
     def is_corporate(self) -> bool:

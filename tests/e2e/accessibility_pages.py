@@ -138,6 +138,13 @@ def new_password_refused(page: Page, urls: Urls, lang: str) -> None:
     page.locator("main .error").wait_for()
 
 
+def billing_profile_refused(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/billing-profile/")
+    page.fill("#id_vat_number", "DE 123")
+    page.locator("main form button[type=submit]").click()
+    page.locator("#id_vat_number-error").wait_for()
+
+
 def admin_action_form(page: Page, urls: Urls, lang: str) -> None:
     page.goto("/admin/subscriptions/account/")
     page.locator("input.action-select").first.check()
@@ -170,6 +177,9 @@ VISITS = [
     Visit("payment-method", ANNA, at("/payment-method/")),
     Visit("payment-method-refused", ANNA, payment_method_refused),
     Visit("orders", ANNA, at("/orders/")),
+    Visit("credit", ANNA, at("/credit/")),
+    Visit("billing-profile", ANNA, at("/billing-profile/")),
+    Visit("billing-profile-refused", ANNA, billing_profile_refused),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
     Visit("corporate", "billing.admin@globex.example", at("/")),

@@ -99,6 +99,12 @@ class Command(BaseCommand):
             name="Acme GmbH",
             defaults={"country": "DE", "currency": "EUR", "time_zone": "Europe/Berlin"},
         )
+        if not acme.address_line1:  # a billing address for the billing profile page
+            acme.legal_name = "Acme GmbH"
+            acme.address_line1 = "Friedrichstraße 123"
+            acme.postal_code = "10117"
+            acme.city = "Berlin"
+            acme.save(update_fields=["legal_name", "address_line1", "postal_code", "city"])
         acme_admin = self._user("billing.admin@acme.example", "Anna Admin", language="de")
         self._member(acme, acme_admin, Membership.Role.BILLING_ADMIN)
         started = now - timedelta(days=10)

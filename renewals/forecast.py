@@ -1,0 +1,63 @@
+"""What the next renewal of each subscription will charge, as the renewal run quotes it.
+
+The Billing Center shows it as "Next charge". Nothing is computed here: each
+subscription goes through the run's own ``RenewalRun.renewal`` (the period after the
+current one, the account's tax treatment, ``quote_renewal``), with the credit the
+run would find then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from moneyed import Money
+
+from renewals.batch import Renewal
+from renewals.run import RenewalRun
+from subscriptions import clock
+from subscriptions.models import Account, Subscription
+
+
+def renews(subscription: Subscription) -> bool:
+    """Whether the renewal run will charge the subscription at the end of its period."""
+    return (
+        subscription.status == Subscription.Status.ACTIVE
+        and not subscription.cancel_at_period_end
+        and not subscription.account.is_corporate
+    )
+
+
+def next_charges(
+    subscriptions: Iterable[Subscription], *, account: Account, credit: Money
+) -> dict[int, Renewal | ValueError]:
+    """The next renewal of each of ``account``'s subscriptions that renews, by id.
+
+    ``subscriptions`` are read with their plan (``select_related`` or ``with_plans``) and
+    are given ``account`` (no query each); ``credit`` is the account's balance now. The
+    renewals are quoted in the order they fall due, each with the credit the earlier ones
+    leave, as the run takes it (credit pays first, docs/billing-rules.md "A renewal"). A
+    subscription whose data the rules refuse maps to the ``ValueError`` the run would
+    report. One query (the VAT rates).
+    """
+    subscriptions = list(subscriptions)
+    for subscription in subscriptions:
+        if subscription.account_id != account.pk:
+            raise ValueError(f"subscription {subscription.pk} is not {account}'s")
+        Subscription.account.field.set_cached_value(subscription, account)
+    due = sorted(
+        (s for s in subscriptions if renews(s)), key=lambda s: (s.current_period_end, s.pk)
+    )
+    if not due:
+        return {}
+    # Quoting asks no gateway: none is built (a Stripe client per page view would be waste).
+    run = RenewalRun(at=clock.now(), batch_size=1, gateway=None, shard=(0, 1))  # type: ignore[arg-type]
+    charges: dict[int, Renewal | ValueError] = {}
+    for subscription in due:
+        try:
+            renewal = run.renewal(subscription, credit=credit)
+        except ValueError as error:
+            charges[subscription.pk] = error
+            continue
+        charges[subscription.pk] = renewal
+        credit -= renewal.quote.credit_applied
+    return charges
