@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing_center import views
+from billing_center import cancel, views
 
 app_name = "billing_center"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("account/switch/", views.switch_account, name="switch_account"),
     path("subscriptions/<int:pk>/edit/", views.subscription_edit, name="edit"),
     path("subscriptions/<int:pk>/preview/", views.subscription_preview, name="preview"),
+    path("subscriptions/<int:pk>/cancel/", cancel.subscription_cancel, name="cancel"),
+    path("subscriptions/<int:pk>/keep/", cancel.subscription_keep, name="keep"),
 ]

@@ -30,6 +30,7 @@ SEAT_CHANGE_FIELDS = [
     "billing_anchor",
     "current_period_start",
     "current_period_end",
+    "cancel_at_period_end",
 ]
 # What recording a payment on its order changes.
 PAYMENT_FIELDS = ["order", "status", "reference", "claimed_until", "updated_at"]
@@ -211,6 +212,9 @@ def seat_change_draft(
         )
         # Locked by the re-quote, so its version is the current one.
         subscription = by_id[line.subscription_id]
+        if subscription.status == Subscription.Status.CANCELED:
+            # Subscribed again: a new start, no longer ending.
+            subscription.cancel_at_period_end = False
         subscription.status = Subscription.Status.ACTIVE
         subscription.seats = line.new_seats
         subscription.billing_anchor = line_quote.new_period_start
