@@ -21,7 +21,15 @@ from core.batch_writes import batch_insert, batch_update
 from payments.cards import card_on_file_make
 from payments.models import Payment
 from subscriptions import clock
-from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
+from subscriptions.activity import Channel, activity_entry
+from subscriptions.models import (
+    Account,
+    AuditEntry,
+    CreditLedgerEntry,
+    SeatChange,
+    Subscription,
+    User,
+)
 
 # What placing a seat change changes on each of its subscriptions (and its version).
 SEAT_CHANGE_FIELDS = [
@@ -50,6 +58,7 @@ class OrderDraft:
     seat_changes: list[SeatChange] = field(default_factory=list)
     credit: list[CreditLedgerEntry] = field(default_factory=list)
     payment: Payment | None = None
+    activity: list[AuditEntry] = field(default_factory=list)
 
 
 def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) -> list[Order]:
@@ -62,7 +71,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         return []
     now = clock.now()
     orders = batch_insert([draft.order for draft in drafts])
-    lines, history, subscriptions, credit, payments = [], [], [], [], []
+    lines, history, subscriptions, credit, payments, activity = [], [], [], [], [], []
     for draft in drafts:
         for line in draft.lines:
             line.order = draft.order
@@ -70,6 +79,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         history += draft.seat_changes
         subscriptions += draft.subscriptions
         credit += draft.credit
+        activity += draft.activity
         if (payment := draft.payment) is not None:
             payment.order = draft.order
             payment.claimed_until = None
@@ -81,6 +91,8 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
     subscriptions_save(subscriptions, subscription_fields)
     if credit:
         CreditLedgerEntry.objects.bulk_create(credit)
+    if activity:  # one statement for all the orders' entries
+        AuditEntry.objects.bulk_create(activity)
     if payments:
         _cards_that_paid_kept(payments)
         if batch_update(Payment, payments, PAYMENT_FIELDS) != len(payments):
@@ -177,7 +189,7 @@ def seat_change_draft(
         payment_method_label=str(payment.payment_method) if payment else "",
     )
     by_id = {line.subscription_id: line.subscription for line in review.lines}
-    lines, history, changed = [], [], []
+    lines, history, changed, activity = [], [], [], []
     for line, line_quote in quote.lines:
         lines.append(
             OrderLine(
@@ -212,6 +224,20 @@ def seat_change_draft(
         )
         # Locked by the re-quote, so its version is the current one.
         subscription = by_id[line.subscription_id]
+        if channel == SeatChange.Channel.PORTAL:
+            # Support's change writes its own entry, with the reason (checkout/staff.py).
+            activity.append(
+                activity_entry(
+                    account=account,
+                    actor=placed_by,
+                    channel=Channel.PORTAL,
+                    action="seat_change",
+                    target=f"subscription {subscription.pk} ({subscription.plan.product.name})",
+                    before={"seats": line.current_seats, "status": subscription.status},
+                    after={"seats": line.new_seats, "status": "active", "order": order.number},
+                    at=now,
+                )
+            )
         if subscription.status == Subscription.Status.CANCELED:
             # Subscribed again: a new start, no longer ending.
             subscription.cancel_at_period_end = False
@@ -244,6 +270,7 @@ def seat_change_draft(
         seat_changes=history,
         credit=credit,
         payment=payment,
+        activity=activity,
     )
 
 
