@@ -70,7 +70,7 @@ def _subscription_cancel(request: HttpRequest, subscription: Subscription) -> Ht
 
 @billing_admin_required
 def subscription_keep(request: HttpRequest, pk: int) -> HttpResponse:
-    """"Keep subscription": undo a pending cancellation."""
+    """ "Keep subscription": undo a pending cancellation."""
     return _subscription_keep(request, _account_subscription(request, pk))
 
 
