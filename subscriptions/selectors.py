@@ -103,15 +103,18 @@ def _account_subscriptions(account: Account) -> QuerySet[Subscription]:
     (``assigned_seats``), by product name and interval.
 
     A canceled one is among them only while it is the account's last word on its
-    product (no open subscription of the product, no later canceled one): it is
-    offered with "Subscribe now".
+    product (no open subscription of the product, none canceled that ended
+    later): it is offered with "Subscribe now".
     """
     canceled = Subscription.Status.CANCELED
     same_product = Subscription.objects.filter(
         account=OuterRef("account"), plan__product=OuterRef("plan__product")
     )
+    ended_later = Q(current_period_end__gt=OuterRef("current_period_end")) | Q(
+        current_period_end=OuterRef("current_period_end"), pk__gt=OuterRef("pk")
+    )
     superseded = Exists(same_product.exclude(status=canceled)) | Exists(
-        same_product.filter(status=canceled, pk__gt=OuterRef("pk"))
+        same_product.filter(ended_later, status=canceled)
     )
     return (
         Subscription.objects.filter(account=account)
