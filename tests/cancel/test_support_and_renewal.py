@@ -13,8 +13,8 @@ from payments.models import Payment
 from subscriptions.activity import Channel
 from subscriptions.models import AuditEntry, Subscription
 from subscriptions.services import subscription_cancel_at_period_end
-from tests.renewals.conftest import DEC_1, acme, renew, subscribe  # noqa: F401
-from tests.subscriptions.test_admin import action_name, run_action, support  # noqa: F401
+from tests.renewals.conftest import DEC_1, renew, subscribe
+from tests.subscriptions.test_admin import action_name, run_action
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_supports_action_writes_the_admin_entry_with_its_reason_and_emails(
     support,
     account,
     remote_support,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     cancel = action_name(client, "subscriptions_subscription", "Cancel at the end of the period")
     with django_capture_on_commit_callbacks(execute=True):
@@ -73,7 +73,7 @@ def test_support_may_cancel_one_that_is_past_due_the_portal_may_not(account, adm
 
 
 def test_the_renewal_at_period_end_ends_a_canceled_subscription_without_charging_it(
-    acme,  # noqa: F811
+    acme,
 ):
     admin = acme.memberships.get().user
     subscription = subscribe(acme)
