@@ -102,6 +102,13 @@ def _card_replaced(w: Wording, entry: AuditEntry, p: dict) -> str:
     }
 
 
+def _card_from_checkout(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Paid order %(order)s with the card %(card)s, now the card on file.") % {
+        "order": entry.after["order"],
+        "card": _card(entry.after),
+    }
+
+
 def _vat_number(w: Wording, entry: AuditEntry, p: dict) -> str:
     before, after = entry.before.get("vat_number", ""), entry.after.get("vat_number", "")
     if not after:
@@ -186,6 +193,7 @@ SENTENCES: dict[str, Callable[[Wording, AuditEntry, dict], str]] = {
     "seat_change": _seat_change,
     "card_added": _card_added,
     "card_replaced": _card_replaced,
+    "card_from_checkout": _card_from_checkout,
     "vat_number_changed": _vat_number,
     "cancel_at_period_end": _canceled,
     "reactivated": _kept,

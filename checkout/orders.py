@@ -247,6 +247,20 @@ def seat_change_draft(
         subscription.current_period_start = line_quote.new_period_start
         subscription.current_period_end = line_quote.new_period_end
         changed.append(subscription)
+    method = payment.payment_method if payment is not None else None
+    if channel == SeatChange.Channel.PORTAL and method is not None and not method.is_default:
+        # A card entered at checkout that pays becomes the card on file (orders_write).
+        activity.append(
+            activity_entry(
+                account=account,
+                actor=placed_by,
+                channel=Channel.PORTAL,
+                action="card_from_checkout",
+                target=f"card {method.pk}",
+                after={"brand": method.brand, "last4": method.last4, "order": order.number},
+                at=now,
+            )
+        )
     ledger = []
     if quote.credit_added.amount > 0:
         ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))

@@ -178,3 +178,20 @@ def test_a_member_who_is_not_billing_admin_cannot_see_it(client, account):
     member = MembershipFactory(account=account, role="member").user
     client.force_login(member)
     assert client.get(reverse("billing_center:activity")).status_code == 403
+
+
+def test_a_card_entered_at_checkout_that_pays_is_listed_with_the_seat_change(
+    frozen_now, anna, admin, account, remote_support
+):
+    from payments.gateways import CardDetails
+
+    put_in_cart(remote_support, 7)
+    card = CardDetails(number="5555555555554444", exp_month=4, exp_year=2031, cvc="123")
+    order = place(account, admin, card=card)
+    assert sorted(activity_lines(anna)) == [
+        ("Changed Remote Support v5 from 10 to 7 licenses.", "By Anna Admin"),
+        (
+            f"Paid order {order.number} with the card Mastercard •••• 4444, now the card on file.",
+            "By Anna Admin",
+        ),
+    ]
