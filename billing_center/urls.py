@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing_center import money_views, views
+from billing_center import activity, cancel, money_views, views
 
 app_name = "billing_center"
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("subscriptions/<int:pk>/preview/", views.subscription_preview, name="preview"),
     path("credit/", money_views.credit, name="credit"),
     path("billing-profile/", money_views.billing_profile, name="billing_profile"),
+    path("subscriptions/<int:pk>/cancel/", cancel.subscription_cancel, name="cancel"),
+    path("subscriptions/<int:pk>/keep/", cancel.subscription_keep, name="keep"),
+    path("activity/", activity.activity, name="activity"),
 ]

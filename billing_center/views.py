@@ -30,6 +30,8 @@ from subscriptions.selectors import (
 )
 
 ACCOUNT_ID = re.compile(r"[0-9]{1,18}")
+# Changed ("Edit subscription") or bought again ("Subscribe now").
+EDITABLE = (Subscription.Status.ACTIVE, Subscription.Status.EXPIRED, Subscription.Status.CANCELED)
 
 
 @billing_admin_required(self_service=False)
@@ -78,11 +80,12 @@ def switch_account(request: HttpRequest) -> HttpResponse:
 
 
 def _editable_subscription(request: HttpRequest, pk: int) -> Subscription:
-    """The account's active subscription or expired trial; anything else is not found."""
+    """The account's active subscription, expired trial or canceled subscription (offered
+    again); anything else is not found."""
     subscription = account_subscription(account=request.account, pk=pk)
     if subscription is None:
         raise Http404
-    if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.EXPIRED):
+    if subscription.status not in EDITABLE:
         raise Http404
     return subscription
 

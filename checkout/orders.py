@@ -21,7 +21,15 @@ from core.batch_writes import batch_insert, batch_update
 from payments.cards import card_on_file_make
 from payments.models import Payment
 from subscriptions import clock
-from subscriptions.models import Account, CreditLedgerEntry, SeatChange, Subscription, User
+from subscriptions.activity import Channel, activity_entry
+from subscriptions.models import (
+    Account,
+    AuditEntry,
+    CreditLedgerEntry,
+    SeatChange,
+    Subscription,
+    User,
+)
 
 # What placing a seat change changes on each of its subscriptions (and its version).
 SEAT_CHANGE_FIELDS = [
@@ -30,6 +38,7 @@ SEAT_CHANGE_FIELDS = [
     "billing_anchor",
     "current_period_start",
     "current_period_end",
+    "cancel_at_period_end",
 ]
 # What recording a payment on its order changes.
 PAYMENT_FIELDS = ["order", "status", "reference", "claimed_until", "updated_at"]
@@ -49,6 +58,7 @@ class OrderDraft:
     seat_changes: list[SeatChange] = field(default_factory=list)
     credit: list[CreditLedgerEntry] = field(default_factory=list)
     payment: Payment | None = None
+    activity: list[AuditEntry] = field(default_factory=list)
 
 
 def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) -> list[Order]:
@@ -61,7 +71,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         return []
     now = clock.now()
     orders = batch_insert([draft.order for draft in drafts])
-    lines, history, subscriptions, credit, payments = [], [], [], [], []
+    lines, history, subscriptions, credit, payments, activity = [], [], [], [], [], []
     for draft in drafts:
         for line in draft.lines:
             line.order = draft.order
@@ -69,6 +79,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         history += draft.seat_changes
         subscriptions += draft.subscriptions
         credit += draft.credit
+        activity += draft.activity
         if (payment := draft.payment) is not None:
             payment.order = draft.order
             payment.claimed_until = None
@@ -80,6 +91,8 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
     subscriptions_save(subscriptions, subscription_fields)
     if credit:
         CreditLedgerEntry.objects.bulk_create(credit)
+    if activity:  # one statement for all the orders' entries
+        AuditEntry.objects.bulk_create(activity)
     if payments:
         _cards_that_paid_kept(payments)
         if batch_update(Payment, payments, PAYMENT_FIELDS) != len(payments):
@@ -176,7 +189,7 @@ def seat_change_draft(
         payment_method_label=str(payment.payment_method) if payment else "",
     )
     by_id = {line.subscription_id: line.subscription for line in review.lines}
-    lines, history, changed = [], [], []
+    lines, history, changed, activity = [], [], [], []
     for line, line_quote in quote.lines:
         lines.append(
             OrderLine(
@@ -211,12 +224,43 @@ def seat_change_draft(
         )
         # Locked by the re-quote, so its version is the current one.
         subscription = by_id[line.subscription_id]
+        if channel == SeatChange.Channel.PORTAL:
+            # Support's change writes its own entry, with the reason (checkout/staff.py).
+            activity.append(
+                activity_entry(
+                    account=account,
+                    actor=placed_by,
+                    channel=Channel.PORTAL,
+                    action="seat_change",
+                    target=f"subscription {subscription.pk} ({subscription.plan.product.name})",
+                    before={"seats": line.current_seats, "status": subscription.status},
+                    after={"seats": line.new_seats, "status": "active", "order": order.number},
+                    at=now,
+                )
+            )
+        if subscription.status == Subscription.Status.CANCELED:
+            # Subscribed again: a new start, no longer ending.
+            subscription.cancel_at_period_end = False
         subscription.status = Subscription.Status.ACTIVE
         subscription.seats = line.new_seats
         subscription.billing_anchor = line_quote.new_period_start
         subscription.current_period_start = line_quote.new_period_start
         subscription.current_period_end = line_quote.new_period_end
         changed.append(subscription)
+    method = payment.payment_method if payment is not None else None
+    if channel == SeatChange.Channel.PORTAL and method is not None and not method.is_default:
+        # A card entered at checkout that pays becomes the card on file (orders_write).
+        activity.append(
+            activity_entry(
+                account=account,
+                actor=placed_by,
+                channel=Channel.PORTAL,
+                action="card_from_checkout",
+                target=f"card {method.pk}",
+                after={"brand": method.brand, "last4": method.last4, "order": order.number},
+                at=now,
+            )
+        )
     ledger = []
     if quote.credit_added.amount > 0:
         ledger.append((quote.credit_added, CreditLedgerEntry.Reason.SEAT_CHANGE_CREDIT))
@@ -240,6 +284,7 @@ def seat_change_draft(
         seat_changes=history,
         credit=credit,
         payment=payment,
+        activity=activity,
     )
 
 

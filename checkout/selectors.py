@@ -9,7 +9,6 @@ from django.db import connection
 from django.db.models import Count, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.db.transaction import TransactionManagementError
-from django.utils.translation import gettext
 
 from checkout.models import Cart, CartLine, Order
 from checkout.pricing import CartQuote, LineInput, quote_cart
@@ -81,8 +80,6 @@ def line_input(*, subscription: Subscription, new_seats: int, at: datetime) -> L
 
 def line_problem(*, subscription: Subscription, new_seats: int, assigned_seats: int) -> str:
     """Why a line cannot be placed now ('' when it can)."""
-    if subscription.status == Subscription.Status.CANCELED:
-        return gettext("This subscription is canceled.")
     try:
         validate_new_seats(
             current_seats=0 if is_purchase(subscription) else subscription.seats,

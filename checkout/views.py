@@ -39,6 +39,7 @@ from payments.gateways import (
 )
 from subscriptions import clock
 from subscriptions.access import billing_admin_required
+from subscriptions.activity import Channel
 from subscriptions.services import account_set_vat_number
 
 DECLINE_MESSAGES = {
@@ -250,7 +251,12 @@ def vat_number_add(request: HttpRequest) -> HttpResponse:
     form = VatNumberForm(request.POST, country=account.country)
     if form.is_valid():
         try:
-            account_set_vat_number(account=account, vat_number=form.cleaned_data["vat_number"])
+            account_set_vat_number(
+                account=account,
+                vat_number=form.cleaned_data["vat_number"],
+                actor=request.user,
+                channel=Channel.PORTAL,
+            )
         except ValidationError as error:
             form.add_error("vat_number", error.messages[0])
         else:

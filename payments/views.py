@@ -24,6 +24,7 @@ from payments.gateways import (
 )
 from payments.models import Payment
 from subscriptions.access import billing_admin_required
+from subscriptions.activity import Channel
 
 
 def account_payment(request: HttpRequest, payment_id: int) -> Payment:
@@ -52,7 +53,13 @@ def payment_method(request: HttpRequest) -> HttpResponse:
         form = CardForm(request.POST)
         if form.is_valid():
             saved = gateway.save_card(card=form.card())
-            payment_method_store(account=account, saved=saved, gateway_name=gateway.name)
+            payment_method_store(
+                account=account,
+                saved=saved,
+                gateway_name=gateway.name,
+                actor=request.user,
+                channel=Channel.PORTAL,
+            )
             messages.success(request, _("Your new card is saved and will be used from now on."))
             return redirect("payments:payment_method")
         form.forget_secrets()
@@ -92,7 +99,13 @@ def stripe_card_saved(request: HttpRequest) -> HttpResponse:
     except GatewayUnavailable:
         messages.error(request, _("The payment service did not answer. Please try again."))
         return redirect("payments:payment_method")
-    payment_method_store(account=request.account, saved=saved, gateway_name=gateway.name)
+    payment_method_store(
+        account=request.account,
+        saved=saved,
+        gateway_name=gateway.name,
+        actor=request.user,
+        channel=Channel.PORTAL,
+    )
     messages.success(request, _("Your new card is saved and will be used from now on."))
     return redirect("payments:payment_method")
 

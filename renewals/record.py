@@ -28,7 +28,8 @@ from renewals.batch import (
 )
 from renewals.report import PAST_DUE, RENEWED, SUSPENDED, UNAVAILABLE
 from subscriptions import clock
-from subscriptions.models import CreditLedgerEntry, Subscription
+from subscriptions.activity import Channel, activity_entry
+from subscriptions.models import AuditEntry, CreditLedgerEntry, Subscription
 
 # Every subscription a renewal changes gets its version bumped (a stale review is told apart).
 SUBSCRIPTION_FIELDS = [
@@ -81,7 +82,7 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
             if waiting
             else set()
         )
-        paid, changed, payments, ledger = [], [], [], []
+        paid, changed, payments, ledger, activity = [], [], [], [], []
         for renewal in batch.to_charge:
             subscription = renewal.subscription
             for attname, value in zip(_SUBSCRIPTION_ATTNAMES, fresh[subscription.pk], strict=True):
@@ -123,6 +124,7 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
                     SUSPENDED if subscription.status == Subscription.Status.SUSPENDED else PAST_DUE
                 )
                 batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
+                activity.append(renewal_failed_entry(renewal, now=now))
                 if not renewal.waiting:
                     authentication_request_queue(payment.pk)
                 continue
@@ -143,7 +145,9 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
             changed.append(subscription)
             action = SUSPENDED if subscription.status == Subscription.Status.SUSPENDED else PAST_DUE
             batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
+            activity.append(renewal_failed_entry(renewal, now=now))
         paid_record(paid, batch, at=at, now=now)
+        AuditEntry.objects.bulk_create(activity)  # one statement, none when all were paid
         if payments:
             batch_update(Payment, payments, _PAYMENT_FIELDS)
         CreditLedgerEntry.objects.bulk_create(ledger)
@@ -158,8 +162,62 @@ def paid_record(
     zeros = Zeros()
     drafts = []
     for renewal in renewals:
-        drafts.append(renewal_order_draft(renewal, now=now, zeros=zeros))
+        draft = renewal_order_draft(renewal, now=now, zeros=zeros)
+        # Written by the order writer with the orders, in one statement for the batch.
+        draft.activity.append(renewed_entry(renewal, now=now))
+        drafts.append(draft)
         batch.outcomes.append(renewal.outcome(RENEWED))
         if renewal.new_end <= at:
             batch.behind.append(renewal.subscription.pk)
     return orders_write(drafts, subscription_fields=SUBSCRIPTION_FIELDS)
+
+
+# -- The account's activity: what the renewal did, in the customer's trail (SYSTEM) -------
+
+
+def _target(subscription: Subscription) -> str:
+    return f"subscription {subscription.pk} ({subscription.plan.product.name})"
+
+
+def _amount(renewal: Renewal) -> dict:
+    due = renewal.quote.amount_due
+    return {"amount": str(due.amount), "currency": due.currency.code}
+
+
+def renewed_entry(renewal: Renewal, *, now: datetime) -> AuditEntry:
+    """Renewed for the next period (paid, or covered by credit)."""
+    subscription = renewal.subscription
+    return activity_entry(
+        account=subscription.account_id,
+        channel=Channel.SYSTEM,
+        action="renewed",
+        target=_target(subscription),
+        before={"period_end": renewal.new_start.isoformat()},
+        after={
+            "period_end": renewal.new_end.isoformat(),
+            "order": renewal.number,
+            **_amount(renewal),
+        },
+        at=now,
+    )
+
+
+def renewal_failed_entry(renewal: Renewal, *, now: datetime) -> AuditEntry:
+    """The renewal charge failed: past due (with the next try) or, at the end, suspended."""
+    subscription = renewal.subscription
+    suspended = subscription.status == Subscription.Status.SUSPENDED
+    retry = subscription.next_renewal_attempt_at
+    return activity_entry(
+        account=subscription.account_id,
+        channel=Channel.SYSTEM,
+        action="suspended" if suspended else "renewal_payment_failed",
+        target=_target(subscription),
+        before={"period_end": renewal.new_start.isoformat()},
+        after={
+            "status": subscription.status,
+            "next_attempt": retry.isoformat() if retry else None,
+            "reason": renewal.payment.failure_reason,
+            **_amount(renewal),
+        },
+        at=now,
+    )

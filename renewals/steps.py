@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -39,8 +39,9 @@ from renewals.batch import (
 from renewals.record import SUBSCRIPTION_FIELDS
 from renewals.report import CANCELED, ERROR, amount_text
 from subscriptions import clock
+from subscriptions.activity import Channel, activity_entry
 from subscriptions.credit import credit_balances
-from subscriptions.models import CreditLedgerEntry, Subscription
+from subscriptions.models import AuditEntry, CreditLedgerEntry, Subscription
 from subscriptions.money import round_money
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def batch_claim(run: RenewalRun, cursor: int) -> Batch | None:
         ledger: list[CreditLedgerEntry] = []
         paid_now: list[Renewal] = []
         changed: list[Subscription] = []
+        ended: list[AuditEntry] = []
         for subscription in subscriptions:
             token = tokens[subscription.pk]
             previous = attempts.get(token, [])
@@ -150,6 +152,7 @@ def batch_claim(run: RenewalRun, cursor: int) -> Batch | None:
                 subscription.updated_at = now
                 changed.append(subscription)
                 batch.outcomes.append(outcome_of(subscription, CANCELED))
+                ended.append(subscription_ended_entry(subscription, now=now))
                 continue
             balance = balances[subscription.account_id]
             if isinstance(balance, Exception):
@@ -211,8 +214,25 @@ def batch_claim(run: RenewalRun, cursor: int) -> Batch | None:
             batch_update(Payment, reclaimed, ["status", "claimed_until", "updated_at"])
         run.record_paid(paid_now, batch, now=now)
         CreditLedgerEntry.objects.bulk_create(ledger)
+        AuditEntry.objects.bulk_create(ended)
         subscriptions_save(changed, SUBSCRIPTION_FIELDS)
     return batch
+
+
+def subscription_ended_entry(subscription: Subscription, *, now: datetime) -> AuditEntry:
+    """Canceled at period end: the period is over and the subscription ends (SYSTEM)."""
+    return activity_entry(
+        account=subscription.account_id,
+        channel=Channel.SYSTEM,
+        action="subscription_ended",
+        target=f"subscription {subscription.pk} ({subscription.plan.product.name})",
+        before={"status": Subscription.Status.ACTIVE.value},
+        after={
+            "status": Subscription.Status.CANCELED.value,
+            "ended": subscription.current_period_end.isoformat(),
+        },
+        at=now,
+    )
 
 
 def batch_charge(batch: Batch, *, gateway: PaymentGateway) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from subscriptions import clock
@@ -99,11 +99,26 @@ def assigned_seats_count(subscription: str = "pk") -> Coalesce:
 
 
 def _account_subscriptions(account: Account) -> QuerySet[Subscription]:
-    """The account's subscriptions but canceled ones, with plan, product and the number
-    of users assigned (``assigned_seats``), by product name and interval."""
+    """The account's subscriptions with plan, product and the number of users assigned
+    (``assigned_seats``), by product name and interval.
+
+    A canceled one is among them only while it is the account's last word on its
+    product (no open subscription of the product, none canceled that ended
+    later): it is offered with "Subscribe now".
+    """
+    canceled = Subscription.Status.CANCELED
+    same_product = Subscription.objects.filter(
+        account=OuterRef("account"), plan__product=OuterRef("plan__product")
+    )
+    ended_later = Q(current_period_end__gt=OuterRef("current_period_end")) | Q(
+        current_period_end=OuterRef("current_period_end"), pk__gt=OuterRef("pk")
+    )
+    superseded = Exists(same_product.exclude(status=canceled)) | Exists(
+        same_product.filter(ended_later, status=canceled)
+    )
     return (
         Subscription.objects.filter(account=account)
-        .exclude(status=Subscription.Status.CANCELED)
+        .exclude(Q(status=canceled) & superseded)
         .select_related("plan__product")
         .annotate(assigned_seats=assigned_seats_count())
         .order_by("plan__product__name", "plan__interval", "pk")
@@ -111,14 +126,14 @@ def _account_subscriptions(account: Account) -> QuerySet[Subscription]:
 
 
 def account_subscriptions(*, account: Account) -> list[Subscription]:
-    """The account's subscriptions (not canceled) with plan, product and assigned-seat
-    count, by product name and interval: one query."""
+    """The account's subscriptions (a canceled one only while nothing replaced it) with
+    plan, product and assigned-seat count, by product name and interval: one query."""
     return list(_account_subscriptions(account))
 
 
 def account_subscription(*, account: Account, pk: int) -> Subscription | None:
-    """One of them by id (None if the account has no such subscription, or it is canceled;
-    an id out of the column's range matches nothing)."""
+    """One of them by id (None if the account has no such subscription, or it is a
+    canceled one that was replaced; an id out of the column's range matches nothing)."""
     return _account_subscriptions(account).filter(pk=pk).first()
 
 
@@ -130,8 +145,13 @@ def subscription_assigned_seats(*, subscription: Subscription) -> int:
 
 
 def is_purchase(subscription: Subscription) -> bool:
-    """A trial (running or expired) is bought as a change from 0 seats."""
-    return subscription.status in (Subscription.Status.TRIAL, Subscription.Status.EXPIRED)
+    """A trial (running or expired) and a canceled subscription are bought as a change
+    from 0 seats ("Subscribe now")."""
+    return subscription.status in (
+        Subscription.Status.TRIAL,
+        Subscription.Status.EXPIRED,
+        Subscription.Status.CANCELED,
+    )
 
 
 def subscription_quote_basis(
@@ -154,8 +174,9 @@ def subscription_seat_change_quote(
 
     Checks the seat rules (plan minimum and maximum, assigned seats, a real
     change), resolves the account's tax and credit, and asks the one quote
-    function. An expired trial is bought as a change from 0 seats with a new
-    period starting at ``at``. Raises a ``ValueError`` subclass on bad input.
+    function. An expired trial or a canceled subscription is bought as a change
+    from 0 seats with a new period starting at ``at``. Raises a ``ValueError``
+    subclass on bad input.
     """
     at = at or clock.now()
     plan = subscription.plan
@@ -164,8 +185,6 @@ def subscription_seat_change_quote(
         raise QuoteError(
             f"{account} is billed through its corporate billing channel.", code="corporate"
         )
-    if subscription.status == Subscription.Status.CANCELED:
-        raise QuoteError("This subscription is canceled.", code="canceled")
     current_seats, start, end = subscription_quote_basis(subscription=subscription, at=at)
     validate_new_seats(
         current_seats=current_seats,

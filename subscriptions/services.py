@@ -12,6 +12,9 @@ from moneyed import Money
 
 from subscriptions import clock
 from subscriptions.activity import Channel, activity_record
+from subscriptions.cancellation import (  # its own module; importable from here too
+    subscription_cancel_at_period_end as subscription_cancel_at_period_end,
+)
 from subscriptions.credit import credit_balance
 from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
@@ -27,10 +30,19 @@ from subscriptions.templatetags.billing import money_text
 from subscriptions.vat import InvalidVatNumber, normalize_vat_number
 
 
-def account_set_vat_number(*, account: Account, vat_number: str) -> Account:
+def account_set_vat_number(
+    *,
+    account: Account,
+    vat_number: str,
+    actor: User | None = None,
+    channel: str | None = None,
+    reason: str = "",
+) -> Account:
     """Store a checked VAT number in compact form, or clear it with an empty string.
 
-    An invalid number raises ``ValidationError`` and nothing is saved.
+    An invalid number raises ``ValidationError`` and nothing is saved. With a
+    ``channel`` the change writes an activity entry in the same transaction
+    (none when the number stays the same).
     """
     compact = ""
     if vat_number.strip():
@@ -38,8 +50,21 @@ def account_set_vat_number(*, account: Account, vat_number: str) -> Account:
             compact = normalize_vat_number(vat_number, account.country)
         except InvalidVatNumber as error:
             raise ValidationError({"vat_number": str(error)}) from None
-    account.vat_number = compact
-    account.save(update_fields=["vat_number"])
+    with transaction.atomic():
+        before = account.vat_number
+        account.vat_number = compact
+        account.save(update_fields=["vat_number"])
+        if channel is not None and before != compact:
+            activity_record(
+                account=account,
+                actor=actor,
+                channel=channel,
+                action="vat_number_changed",
+                target=str(account),
+                before={"vat_number": before},
+                after={"vat_number": compact},
+                reason=reason,
+            )
     return account
 
 
@@ -234,34 +259,6 @@ def subscription_trial_extend(
             target=f"subscription {locked.pk}",
             before=before,
             after={"status": locked.status, "trial_end": _iso(locked.trial_end)},
-            reason=reason,
-        )
-    return locked
-
-
-def subscription_cancel_at_period_end(
-    *, subscription: Subscription, cancel: bool, reason: str, staff: User
-) -> Subscription:
-    """Cancel at the end of the current period, or reactivate one pending cancellation."""
-    with transaction.atomic():
-        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        if locked.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
-            raise ValidationError("Only an active subscription can be canceled or reactivated.")
-        if locked.cancel_at_period_end == cancel:
-            raise ValidationError(
-                "It is already pending cancellation."
-                if cancel
-                else "It is not pending cancellation."
-            )
-        locked.cancel_at_period_end = cancel
-        locked.save(update_fields=["cancel_at_period_end"])
-        _audit(
-            account=locked.account,
-            staff=staff,
-            action="cancel_at_period_end" if cancel else "reactivated",
-            target=f"subscription {locked.pk}",
-            before={"cancel_at_period_end": not cancel},
-            after={"cancel_at_period_end": cancel, "ends": _iso(locked.current_period_end)},
             reason=reason,
         )
     return locked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from celery import shared_task
 
@@ -52,3 +53,42 @@ def send_password_reset(self, *, email: str, domain: str, use_https: bool, langu
     except Exception:
         form.release()  # not sent (the mail server refused, say): asking again sends it
         raise
+
+
+# What a later attempt may cure: the SMTP server's refusals and the network.
+_TRANSIENT_EMAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=_TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_cancellation_email(entry_id: int, subscription_id: int) -> int:
+    """Email the billing admins that a subscription will end (or was kept); after commit.
+
+    Takes the ids and re-reads: the entry says what was decided. Returns how many
+    emails went (0 when the entry or the subscription is gone).
+    """
+    from django.conf import settings
+    from django.core.mail import get_connection
+
+    from subscriptions.emails import cancellation_messages
+    from subscriptions.models import AuditEntry, Subscription
+
+    entry = AuditEntry.objects.filter(pk=entry_id).first()
+    subscription = (
+        Subscription.objects.select_related("account", "plan__product")
+        .filter(pk=subscription_id)
+        .first()
+    )
+    if entry is None or subscription is None:
+        return 0
+    messages = cancellation_messages(
+        entry=entry, subscription=subscription, base_url=settings.PORTAL_BASE_URL
+    )
+    sent = get_connection().send_messages(messages) or 0
+    logger.info("Cancellation email for subscription %s sent to %d admin(s)", subscription_id, sent)
+    return sent

@@ -17,6 +17,6 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor", "account", "action", "target", "reason"]
-    list_filter = ["action"]
+    list_display = ["at", "channel", "actor", "account", "action", "target", "reason"]
+    list_filter = ["channel", "action"]
     search_fields = ["account__name", "actor__email", "target", "reason"]

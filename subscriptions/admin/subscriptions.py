@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from subscriptions.activity import Channel
 from subscriptions.admin.base import ReadOnlyAdmin
 from subscriptions.admin_actions import (
     PortalModelAdmin,
@@ -43,7 +44,11 @@ def _apply_cancel(subscription, form, staff):
     from subscriptions.services import subscription_cancel_at_period_end
 
     subscription_cancel_at_period_end(
-        subscription=subscription, cancel=True, reason=form.cleaned_data["reason"], staff=staff
+        subscription=subscription,
+        cancel=True,
+        actor=staff,
+        channel=Channel.ADMIN,
+        reason=form.cleaned_data["reason"],
     )
     ends = f"{subscription.current_period_end:%Y-%m-%d}"
     return f"{subscription} ends at the end of its period ({ends})."
@@ -53,7 +58,11 @@ def _apply_reactivate(subscription, form, staff):
     from subscriptions.services import subscription_cancel_at_period_end
 
     subscription_cancel_at_period_end(
-        subscription=subscription, cancel=False, reason=form.cleaned_data["reason"], staff=staff
+        subscription=subscription,
+        cancel=False,
+        actor=staff,
+        channel=Channel.ADMIN,
+        reason=form.cleaned_data["reason"],
     )
     return f"{subscription} will renew again."
 

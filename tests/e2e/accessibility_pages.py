@@ -153,6 +153,27 @@ def admin_action_form(page: Page, urls: Urls, lang: str) -> None:
     page.locator("#content-main form").wait_for()
 
 
+def _kept_if_pending(page: Page) -> None:
+    """Remote Support back to renewing (an earlier language or width canceled it)."""
+    page.goto("/")
+    keep = page.locator("[data-testid=ending] button")
+    if keep.count():
+        keep.first.click()
+        page.wait_for_url("**/")
+
+
+def cancel_confirmation(page: Page, urls: Urls, lang: str) -> None:
+    _kept_if_pending(page)
+    page.goto(urls.edit.replace("/edit/", "/cancel/"))
+
+
+def billing_center_ending(page: Page, urls: Urls, lang: str) -> None:
+    """Canceled at the end of the period: "Ends on" and "Keep subscription"."""
+    cancel_confirmation(page, urls, lang)
+    page.locator("main form button.danger").click()
+    page.get_by_test_id("ending").wait_for()
+
+
 ANNA = "billing.admin@acme.example"
 SUPPORT = "support@example.com"
 VISITS = [
@@ -180,6 +201,9 @@ VISITS = [
     Visit("credit", ANNA, at("/credit/")),
     Visit("billing-profile", ANNA, at("/billing-profile/")),
     Visit("billing-profile-refused", ANNA, billing_profile_refused),
+    Visit("cancel-subscription", ANNA, cancel_confirmation),
+    Visit("billing-center-ending", ANNA, billing_center_ending),
+    Visit("activity", ANNA, at("/activity/")),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
     Visit("corporate", "billing.admin@globex.example", at("/")),

@@ -260,7 +260,8 @@ def test_each_batch_costs_the_same_number_of_queries_whatever_is_due():
     # tax rates, loaded once per run, and the last, empty claim are in both runs).
     assert sum(fifty) - sum(ten) == 4 * per_batch
     # lock, load, write (and plan them for their values): a handful, not one per subscription
-    assert per_batch <= 18
+    # (19 since the renewals write the account's activity: one INSERT per batch)
+    assert per_batch <= 19
 
 
 @pytest.mark.django_db

@@ -158,13 +158,15 @@ def test_a_ledger_entry_in_another_currency_is_an_error_not_ignored():
         credit_balance(account)
 
 
-def test_corporate_and_canceled_subscriptions_are_not_quoted():
+def test_corporate_subscriptions_are_not_quoted_canceled_ones_are_bought_again():
     corporate = SubscriptionFactory(account__billing_channel="corporate", billing_anchor=NOV_1)
     with pytest.raises(QuoteError, match="corporate billing channel"):
         subscription_seat_change_quote(subscription=corporate, new_seats=12, at=NOV_26_NOON)
+    # "Subscribe now": from 0 licenses, a new period from now, nothing credited.
     canceled = SubscriptionFactory(status=Subscription.Status.CANCELED, billing_anchor=NOV_1)
-    with pytest.raises(QuoteError, match="canceled"):
-        subscription_seat_change_quote(subscription=canceled, new_seats=12, at=NOV_26_NOON)
+    quote = subscription_seat_change_quote(subscription=canceled, new_seats=12, at=NOV_26_NOON)
+    assert (quote.current_seats, quote.new_seats, quote.new_period_start) == (0, 12, NOV_26_NOON)
+    assert quote.credit.amount == 0
 
 
 def test_a_missing_tax_rate_is_an_error_not_zero():
