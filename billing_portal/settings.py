@@ -311,6 +311,17 @@ CELERY_BEAT_SCHEDULE = {
         # A run that could not start before the next one is due is replaced by it.
         "options": {"expires": 14 * 60},
     },
+    "dispatch-renewal-notices": {
+        "task": "renewals.tasks.dispatch_renewal_notices",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "send-renewal-reminders": {
+        "task": "renewals.tasks.send_renewal_reminders_task",
+        # Daily is enough (30 days ahead); hourly so a missed beat costs an hour, not a day.
+        "schedule": 3600.0,
+        "options": {"expires": 3300},
+    },
     "expire-trials": {
         "task": "subscriptions.tasks.expire_trials",
         "schedule": 3600.0,
