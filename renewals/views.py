@@ -153,12 +153,16 @@ def _renewal_payment_post(
 
 @sensitive_post_parameters("card_number", "cvc", "expiry")
 @billing_admin_required
-@require_http_methods(["GET", "POST"])
 def renewal_pay(request: HttpRequest, subscription_id: int) -> HttpResponse:
     """Pay a past-due or suspended renewal now: the link of the failure email and of the
-    Billing Center. Another account's subscription is not found."""
+    Billing Center. Another account's subscription is not found, whatever the method."""
     if not Subscription.objects.filter(pk=subscription_id, account=request.account).exists():
         raise Http404
+    return _renewal_pay(request, subscription_id)
+
+
+@require_http_methods(["GET", "POST"])
+def _renewal_pay(request: HttpRequest, subscription_id: int) -> HttpResponse:
     if request.method == "POST":
         return _renewal_pay_post(request, subscription_id)
     return _pay_page(request, subscription_id)

@@ -95,6 +95,7 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
         "checkout:order": [{"number": history["order"].number}],
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
         "renewals:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
+        "renewals:renewal_pay": [{"subscription_id": s.pk} for s in history["subscriptions"]],
     }
 
 
@@ -105,6 +106,7 @@ NEVER_USED = {
     "checkout:order": {"number": "BC-20261126-NOSUCH00"},
     "checkout:authenticate": {"payment_id": 987654321},
     "renewals:renewal_payment": {"payment_id": 987654321},
+    "renewals:renewal_pay": {"subscription_id": 987654321},
 }
 
 
@@ -203,6 +205,7 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
         "checkout:order": 200,
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
         "renewals:renewal_payment": None,  # the renewal's page, a checkout's redirect
+        "renewals:renewal_pay": 200,  # Pay now: "nothing is due" for a paid subscription
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:
