@@ -28,6 +28,7 @@ from payments.gateways import (
 )
 from payments.models import Payment
 from payments.views import account_payment
+from renewals.batch import renewal_token
 from renewals.pay_now import (
     RenewalAlreadyPaid,
     RenewalBeingCharged,
@@ -182,10 +183,24 @@ def _pay_page(
     card_on_file = default_payment_method(account=account)
     if card_on_file is not None and card_on_file.gateway != gateway.name:
         card_on_file = None  # a card of another gateway cannot pay here
+    # The card on file that the last try declined: offered, but a new card comes first.
+    declined = (
+        owed is not None
+        and card_on_file is not None
+        and Payment.objects.filter(
+            checkout_token=renewal_token(subscription_id, owed.period_start),
+            status=Payment.Status.FAILED,
+        )
+        .order_by("-pk")
+        .values_list("payment_method_id", flat=True)
+        .first()
+        == card_on_file.pk
+    )
     context = {
         "owed": owed,
         "subscription_id": subscription_id,
         "card_on_file": card_on_file,
+        "card_on_file_declined": declined,
         "card_form": card_form or CardForm(),
         "ask_card": card_form is not None or card_on_file is None,
         "error": error,

@@ -13,7 +13,7 @@ from checkout.models import Order
 from payments.models import Payment, PaymentMethod
 from renewals.run import subscriptions_renew
 from subscriptions.models import AuditEntry, Subscription
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, PaymentMethodFactory
 from tests.renewals.conftest import DEC_1, JAN_1, NOV_1, decline_cards, eur, give_credit, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,8 @@ def test_the_page_shows_what_is_due_and_the_card_on_file(past_due, anna):
     assert "The renewal of Remote Support v5 could not be charged" in page
     assert "Otherwise we try the card on file again on Dec. 2, 2026." in page
     assert 'data-testid="amount-due">€499.80<' in page
-    assert "Paid with Visa •••• 0002 (12/2030)." in page
+    assert "Paid with Visa •••• 0002 (12/2030). This card was declined at the last try." in page
+    assert '<details class="other-card" open>' in page
     assert "Pay €499.80" in page
 
 
@@ -94,8 +95,12 @@ def test_paying_twice_charges_once_and_says_it_is_paid(past_due, anna):
     assert Payment.objects.count() == 2
 
 
-def test_the_card_on_file_pays_once_it_is_good_again(past_due, anna):
-    PaymentMethod.objects.filter(account=past_due.account).update(last4="4242")
+def test_a_card_on_file_replaced_since_the_decline_pays(past_due, anna):
+    PaymentMethod.objects.filter(account=past_due.account).update(is_default=False)
+    PaymentMethodFactory(account=past_due.account, last4="4242")
+    with time_machine.travel(LATER, tick=False):
+        page = anna.get(pay_url(past_due)).content.decode()
+    assert "Paid with Visa •••• 4242 (12/2030)." in page and "declined" not in page
     answer = pay(anna, past_due)
     assert answer.status_code == 302
     assert Order.objects.get().payment_method_label == "Visa •••• 4242 (12/2030)"
