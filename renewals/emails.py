@@ -75,6 +75,7 @@ def payment_failed_messages(*, notice, base_url: str = "") -> list[EmailMultiAlt
         "due": due,
         "account": subscription.account,
         "suspended": subscription.status == subscription.Status.SUSPENDED,
+        "authentication_failed": notice.payment.failure_reason == "authentication_failed",
         "next_attempt_at": subscription.next_renewal_attempt_at,
         "last_try": is_last_try(subscription),
         "pay_url": base_url + reverse("renewals:renewal_pay", args=[subscription.pk]),

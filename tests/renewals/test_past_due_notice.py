@@ -170,3 +170,26 @@ def test_the_billing_center_shows_past_due_with_the_amount_and_pay_now(declined,
     page = anna.get(reverse("billing_center:home"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Überfällig: Die Zahlung der Verlängerung ist fehlgeschlagen" in page
     assert "499,80" in page and "Jetzt bezahlen" in page
+
+
+def test_the_billing_center_costs_the_same_queries_for_one_past_due_or_four(client):
+    def home_queries(past_due: int) -> int:
+        membership = MembershipFactory()
+        PaymentMethodFactory(account=membership.account, last4="0002")
+        for _ in range(past_due):
+            subscribe(membership.account)
+        subscribe(membership.account, anchor=DEC_1)  # one that is paid up
+        with time_machine.travel(DEC_1, tick=False):
+            subscriptions_renew(at=DEC_1)
+        client.force_login(membership.user)
+        with (
+            time_machine.travel(DEC_1 + timedelta(hours=2), tick=False),
+            CaptureQueriesContext(connection) as captured,
+        ):
+            page = client.get(reverse("billing_center:home")).content.decode()
+        assert page.count('data-testid="past-due"') == past_due
+        return len(captured)
+
+    one, four = home_queries(1), home_queries(4)
+    # The page's own eight, and four for what the past-due renewals owe.
+    assert one == four <= 8 + 4, (one, four)

@@ -224,3 +224,38 @@ def test_in_german(past_due, anna):
     assert "Jetzt bezahlen" in page
     assert "499,80\xa0€ bezahlen" in page
     assert "konnte nicht abgebucht werden, daher ist das Abonnement überfällig" in page
+
+
+def test_the_page_of_the_declined_payment_links_to_pay_now(past_due, anna):
+    failed = Payment.objects.get()
+    page = anna.get(reverse("renewals:renewal_payment", args=[failed.pk])).content.decode()
+    assert f'href="{pay_url(past_due)}"' in page
+
+
+def test_a_gateway_that_does_not_answer_charges_nothing_twice(past_due, acme):
+    """No answer: the attempt stays open, and the next Pay now sends the same payment again
+    (its idempotency key), rather than a second one."""
+    from payments.gateways import GatewayUnavailable, SandboxGateway
+    from renewals.pay_now import renewal_pay_now
+
+    class Silent(SandboxGateway):
+        def charge_off_session(self, *, payment):
+            raise GatewayUnavailable("timeout")
+
+    admin = acme.memberships.get().user
+    PaymentMethod.objects.filter(account=acme).update(last4="4242")
+    arguments = {
+        "account": acme,
+        "subscription_id": past_due.pk,
+        "period_start": DEC_1,
+        "paid_by": admin,
+    }
+    with time_machine.travel(LATER, tick=False):
+        with pytest.raises(GatewayUnavailable):
+            renewal_pay_now(**arguments, gateway=Silent())
+        open_attempt = Payment.objects.get(status="processing")
+        assert open_attempt.claimed_until is None
+        order = renewal_pay_now(**arguments, gateway=SandboxGateway())
+    assert Payment.objects.count() == 2
+    open_attempt.refresh_from_db()
+    assert (open_attempt.status, open_attempt.order) == ("succeeded", order)
