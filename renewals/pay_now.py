@@ -26,6 +26,7 @@ from checkout.cards import card_entered_save
 from checkout.models import Order
 from payments.attempts import payment_attempt_create
 from payments.cards import card_on_file_make
+from payments.closing import card_detach, unused_card_forget
 from payments.gateways import (
     FAILED,
     REQUIRES_ACTION,
@@ -120,17 +121,24 @@ def renewal_pay_now(
     # A card entered here is kept before any lock (Stripe is asked about its SetupIntent);
     # it becomes the card on file once it has paid.
     entered = card_entered_save(account=account, card=card, gateway=gateway) if card else None
-    payment = _attempt_claim(
-        account=account,
-        subscription_id=subscription_id,
-        period_start=period_start,
-        paid_by=paid_by,
-        method=entered,
-        language=language,
-        gateway=gateway,
-    )
+    try:
+        payment = _attempt_claim(
+            account=account,
+            subscription_id=subscription_id,
+            period_start=period_start,
+            paid_by=paid_by,
+            method=entered,
+            language=language,
+            gateway=gateway,
+        )
+    except (RenewalPaymentError, Subscription.DoesNotExist):
+        _entered_card_forget(entered)  # refused before any charge: not kept
+        raise
     if isinstance(payment, Order):  # the credit paid it in full
+        _entered_card_forget(entered)
         return payment
+    if entered is not None and payment.payment_method_id != entered.pk:
+        _entered_card_forget(entered)  # an interrupted attempt is sent again with its card
     try:
         result = gateway.charge_off_session(payment=payment)
     except (GatewayUnavailable, GatewayRefused):
@@ -155,7 +163,10 @@ def _attempt_claim(
     now = clock.now()
     token = renewal_token(subscription_id, period_start)
     with transaction.atomic():
-        # The subscription first, as the run's record step and the 3-D Secure page lock it.
+        # The account first, as Place order does (the credit is taken under it), NO KEY:
+        # the run's record step only refers to the account, and must not wait for it.
+        # Then the subscription, as the record step and the 3-D Secure page lock it.
+        Account.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
         subscription = (
             Subscription.objects.select_for_update(of=("self",))
             .select_related("account")
@@ -233,6 +244,16 @@ def _attempt_claim(
         )
 
 
+def _entered_card_forget(method: PaymentMethod | None) -> None:
+    """A card typed in for a Pay now that charged nothing with it is not kept."""
+    if method is None or method.payments.exists():
+        return
+    reference, gateway_name = method.gateway_reference, method.gateway
+    method.delete()
+    if gateway_name == PaymentMethod.Gateway.STRIPE:
+        transaction.on_commit(lambda: card_detach(reference), robust=True)
+
+
 def _batch(subscription: Subscription):
     from renewals.batch import Batch
 
@@ -270,7 +291,9 @@ def _result_record(
         payment.save()
         if result.status == FAILED:
             # The credit goes back; the dunning goes on as it was (a retry is still due).
+            # A card typed in for this payment is not kept (payments/closing.py).
             _credit_give_back(payment, subscription)
+            unused_card_forget(payment)
     if result.status == REQUIRES_ACTION:
         raise RenewalNeedsAuthentication(payment)
     if result.status == FAILED:

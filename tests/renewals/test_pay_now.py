@@ -93,6 +93,8 @@ def test_paying_twice_charges_once_and_says_it_is_paid(past_due, anna):
     assert Order.objects.count() == 1
     assert Payment.objects.filter(status="succeeded").count() == 1
     assert Payment.objects.count() == 2
+    # The card typed in the second time charged nothing and is not kept.
+    assert PaymentMethod.objects.count() == 2
 
 
 def test_a_card_on_file_replaced_since_the_decline_pays(past_due, anna):
@@ -116,8 +118,8 @@ def test_a_declined_card_is_refused_and_the_dunning_goes_on(past_due, anna):
     assert (past_due.status, past_due.renewal_attempts) == ("past_due", 1)
     assert past_due.next_renewal_attempt_at == DEC_1 + timedelta(days=1)
     assert list(Payment.objects.values_list("status", flat=True)) == ["failed", "failed"]
-    # The declined card did not become the card on file.
-    assert PaymentMethod.objects.get(account=past_due.account, is_default=True).last4 == "0002"
+    # The declined card did not become the card on file, and is not kept.
+    assert list(PaymentMethod.objects.values_list("last4", "is_default")) == [("0002", True)]
 
 
 def test_an_invalid_card_is_refused_before_anything_is_charged(past_due, anna):
