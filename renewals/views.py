@@ -64,10 +64,11 @@ PAY_NOW_DECLINES = {
 
 @billing_admin_required
 def renewal_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
-    """A renewal payment of a past-due subscription: today, the bank's authentication.
+    """A renewal payment of a past-due subscription: the bank's authentication.
 
     The link of the email the billing admins get when the bank asks for 3-D
-    Secure. Sandbox: the stand-in bank page's "Confirm payment" and "Cancel
+    Secure, and where Pay now sends them when the bank asks. A failed one links
+    to Pay now. Sandbox: the stand-in bank page's "Confirm payment" and "Cancel
     payment". Stripe: Stripe.js runs the bank's step and posts back; the
     server asks Stripe how it went. Completing records the renewal once.
     """
