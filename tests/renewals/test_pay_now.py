@@ -261,3 +261,37 @@ def test_a_gateway_that_does_not_answer_charges_nothing_twice(past_due, acme):
     assert Payment.objects.count() == 2
     open_attempt.refresh_from_db()
     assert (open_attempt.status, open_attempt.order) == ("succeeded", order)
+
+
+def test_the_issues_scenario_through_the_command_the_email_and_the_pages(
+    acme, anna, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Card 4000 0000 0000 0002 on file, renew_subscriptions after the period ends, the
+    past-due email, then Pay now from its link with a good card."""
+    import re
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    decline_cards(acme)
+    subscription = subscribe(acme, plan__product__name="Meeting Rooms")
+    with (
+        time_machine.travel(DEC_1 + timedelta(minutes=5), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("renew_subscriptions", stdout=StringIO(), stderr=StringIO())
+    [email] = mailoutbox
+    assert "Meeting Rooms" in email.subject and "€499.80" in email.body
+    path = re.search(r"https?://[^/\s]+(/renewals/subscriptions/\d+/pay/)", email.body).group(1)
+
+    with time_machine.travel(DEC_1 + timedelta(hours=2), tick=False):
+        home = anna.get(reverse("billing_center:home")).content.decode()
+        assert "Past due: the renewal payment failed" in home and path in home
+        assert "Pay €499.80" in anna.get(path).content.decode()
+        answer = anna.post(path, {"period": DEC_1.isoformat(), **GOOD_CARD})
+        assert answer.status_code == 302
+        home = anna.get(reverse("billing_center:home")).content.decode()
+    assert "Past due" not in home and "Jan. 1, 2027" in home
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.current_period_end) == ("active", JAN_1)
+    assert Order.objects.count() == 1
