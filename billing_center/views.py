@@ -18,6 +18,7 @@ from billing_center.money_views import home_money
 from checkout.cart import cart_line_set
 from checkout.models import CartLine
 from payments.cards import default_payment_method
+from renewals.selectors import renewals_owed
 from subscriptions.access import SESSION_ACCOUNT_KEY, billing_admin_required
 from subscriptions.forms import WHOLE_NUMBER, SeatsForm
 from subscriptions.messages import quote_problem_message
@@ -47,8 +48,10 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     request.cart_count = len(cart_rows)  # the header's cart badge, without counting again
     in_cart = dict(cart_rows)
+    owed = renewals_owed(account=account, subscriptions=subscriptions)  # past due: Pay now
     for subscription in subscriptions:
         subscription.in_cart = in_cart.get(subscription.pk)
+        subscription.owed = owed.get(subscription.pk)
     return render(
         request,
         "billing_center/home.html",

@@ -287,35 +287,25 @@ CELERY_RESULT_BACKEND = (
 )
 CELERY_RESULT_EXPIRES = 86400
 CELERY_TIMEZONE = "UTC"
+# Beat's schedule (docs/operations.md): name, task, every (seconds), expires. A run that
+# could not start before the next one is due expires and is replaced by that one.
 CELERY_BEAT_SCHEDULE = {
-    "reconcile-payments": {
-        "task": "payments.tasks.reconcile_payments",
-        "schedule": 300.0,
-        "options": {"expires": 290},
-    },
-    "dispatch-pending-emails": {
-        "task": "checkout.tasks.dispatch_pending_emails",
-        "schedule": 60.0,
-        # A sweep that could not start within its minute is replaced by the next one.
-        "options": {"expires": 55},
-    },
-    "dispatch-renewal-authentication-requests": {
-        "task": "renewals.tasks.dispatch_renewal_authentication_requests",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-    "renew-subscriptions": {
-        "task": "renewals.tasks.renew_subscriptions_task",
-        "schedule": 15 * 60.0,
-        # A run that could not start before the next one is due is replaced by it.
-        "options": {"expires": 14 * 60},
-    },
-    "expire-trials": {
-        "task": "subscriptions.tasks.expire_trials",
-        "schedule": 3600.0,
-        # Hourly; a run that could not start within its hour is replaced by the next one.
-        "options": {"expires": 3300},
-    },
+    name: {"task": task, "schedule": every, "options": {"expires": expires}}
+    for name, task, every, expires in [
+        ("reconcile-payments", "payments.tasks.reconcile_payments", 300.0, 290),
+        ("dispatch-pending-emails", "checkout.tasks.dispatch_pending_emails", 60.0, 55),
+        (
+            "dispatch-renewal-authentication-requests",
+            "renewals.tasks.dispatch_renewal_authentication_requests",
+            60.0,
+            55,
+        ),
+        ("renew-subscriptions", "renewals.tasks.renew_subscriptions_task", 900.0, 840),
+        ("dispatch-renewal-notices", "renewals.tasks.dispatch_renewal_notices", 60.0, 55),
+        # Daily would do (30 days ahead); hourly, a missed beat costs an hour, not a day.
+        ("send-renewal-reminders", "renewals.tasks.send_renewal_reminders_task", 3600.0, 3300),
+        ("expire-trials", "subscriptions.tasks.expire_trials", 3600.0, 3300),
+    ]
 }
 # The order confirmation (checkout/tasks.py): retried on SMTP and network errors after
 # about 10, 20, 40 … at most 600 seconds (with jitter), then marked failed, at most half

@@ -10,8 +10,9 @@ run's own writer (``renewal_paid_record``). All of them lock the subscription
 row first and re-read the payment under it, and the order's idempotency key is
 the renewal's, so the period is recorded once whatever reports it how often.
 
-The page is the place to pay a past-due renewal; today it only completes a
-payment the bank asked the customer to authenticate.
+Pay now (``renewals/pay_now.py``) is the one way to pay a past-due renewal on
+the portal; when the bank asks it to authenticate, its attempt waits here too,
+and is completed by the same functions.
 """
 
 from __future__ import annotations

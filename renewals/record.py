@@ -26,6 +26,7 @@ from renewals.batch import (
     dunning_step,
     renewal_order_draft,
 )
+from renewals.notices import payment_failures_note
 from renewals.report import PAST_DUE, RENEWED, SUSPENDED, UNAVAILABLE
 from subscriptions import clock
 from subscriptions.activity import Channel, activity_entry
@@ -82,7 +83,7 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
             if waiting
             else set()
         )
-        paid, changed, payments, ledger, activity = [], [], [], [], []
+        paid, changed, payments, ledger, activity, declined = [], [], [], [], [], []
         for renewal in batch.to_charge:
             subscription = renewal.subscription
             for attname, value in zip(_SUBSCRIPTION_ATTNAMES, fresh[subscription.pk], strict=True):
@@ -143,6 +144,7 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
                 )
             dunning_step(subscription, at=at, now=now)
             changed.append(subscription)
+            declined.append(renewal)
             action = SUSPENDED if subscription.status == Subscription.Status.SUSPENDED else PAST_DUE
             batch.outcomes.append(renewal.outcome(action, reason=payment.failure_reason))
             activity.append(renewal_failed_entry(renewal, now=now))
@@ -152,6 +154,8 @@ def batch_record(batch: Batch, *, at: datetime) -> None:
             batch_update(Payment, payments, _PAYMENT_FIELDS)
         CreditLedgerEntry.objects.bulk_create(ledger)
         subscriptions_save(changed, SUBSCRIPTION_FIELDS)
+        # The billing admins are told, once per failed attempt, after commit.
+        payment_failures_note(declined, now=now)
 
 
 def paid_record(

@@ -145,3 +145,59 @@ def renewal_authentication_requests_dispatch(
             logger.exception("Sweeper could not send the authentication request %s", payment_id)
             outcomes[payment_id] = error_text(error)
     return outcomes
+
+
+# -- The email that a renewal charge failed, and the yearly renewal reminder -------------
+
+
+def _email_task(deliver, self, object_id: int, what: str) -> str:
+    try:
+        return deliver(object_id)
+    except TRANSIENT_ERRORS as error:
+        retries = self.request.retries
+        if retries >= settings.ORDER_EMAIL_MAX_RETRIES:
+            logger.error("%s %s not sent: %s", what, object_id, error)
+            return GAVE_UP  # still unsent on its row: the sweeper keeps trying
+        raise self.retry(exc=error, countdown=retry_countdown(retries)) from error
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def send_payment_failed_notice(self, payment_id: int) -> str:
+    """Tell the billing admins that a renewal charge failed, once; safe to run twice."""
+    from renewals.notices import payment_failed_deliver
+
+    return _email_task(
+        lambda pk: payment_failed_deliver(payment_id=pk), self, payment_id, "Failure notice"
+    )
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def send_renewal_reminder(self, reminder_id: int) -> str:
+    """Remind the billing admins of a yearly renewal, once; safe to run twice."""
+    from renewals.reminders import renewal_reminder_deliver
+
+    return _email_task(
+        lambda pk: renewal_reminder_deliver(reminder_id=pk), self, reminder_id, "Reminder"
+    )
+
+
+@shared_task(acks_late=True)
+def dispatch_renewal_notices() -> dict:
+    """The periodic sweep of failure notices and reminders the broker lost."""
+    from renewals.notices import payment_failed_notices_dispatch
+    from renewals.reminders import renewal_reminders_dispatch
+
+    return {
+        "payment_failed": {str(k): v for k, v in payment_failed_notices_dispatch().items()},
+        "reminders": {str(k): v for k, v in renewal_reminders_dispatch().items()},
+    }
+
+
+@shared_task(acks_late=True)
+def send_renewal_reminders_task() -> int:
+    """Hourly: owe (and send) the reminder of each yearly renewal due within 30 days."""
+    from renewals.reminders import renewal_reminders_create
+
+    created = renewal_reminders_create(at=clock.now())
+    logger.info("%s renewal reminder(s) queued", created)
+    return created

@@ -91,20 +91,26 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
     return {
         "billing_center:edit": [{"pk": s.pk} for s in history["subscriptions"]],
         "billing_center:preview": [{"pk": s.pk} for s in history["subscriptions"]],
+        "billing_center:cancel": [{"pk": s.pk} for s in history["subscriptions"]],
+        "billing_center:keep": [{"pk": s.pk} for s in history["subscriptions"]],
         "checkout:cart_line_remove": [{"line_id": history["line"].pk}],
         "checkout:order": [{"number": history["order"].number}],
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
         "renewals:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
+        "renewals:renewal_pay": [{"subscription_id": s.pk} for s in history["subscriptions"]],
     }
 
 
 NEVER_USED = {
     "billing_center:edit": {"pk": 987654321},
     "billing_center:preview": {"pk": 987654321},
+    "billing_center:cancel": {"pk": 987654321},
+    "billing_center:keep": {"pk": 987654321},
     "checkout:cart_line_remove": {"line_id": 987654321},
     "checkout:order": {"number": "BC-20261126-NOSUCH00"},
     "checkout:authenticate": {"payment_id": 987654321},
     "renewals:renewal_payment": {"payment_id": 987654321},
+    "renewals:renewal_pay": {"subscription_id": 987654321},
 }
 
 
@@ -114,7 +120,14 @@ def snapshot(account) -> dict:
         "subscriptions": list(
             Subscription.objects.filter(account=account)
             .order_by("pk")
-            .values_list("pk", "status", "seats", "current_period_start", "current_period_end")
+            .values_list(
+                "pk",
+                "status",
+                "seats",
+                "current_period_start",
+                "current_period_end",
+                "cancel_at_period_end",
+            )
         ),
         "cart": list(Cart.objects.filter(account=account).values_list("pk", "checkout_token")),
         "lines": list(
@@ -199,10 +212,13 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
     expected = {
         "billing_center:edit": 200,
         "billing_center:preview": 200,
+        "billing_center:cancel": None,  # the confirmation, or back to the Billing Center
+        "billing_center:keep": 405,  # keeping needs a POST
         "checkout:cart_line_remove": 405,  # removing needs a POST
         "checkout:order": 200,
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
         "renewals:renewal_payment": None,  # the renewal's page, a checkout's redirect
+        "renewals:renewal_pay": 200,  # Pay now: "nothing is due" for a paid subscription
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:
