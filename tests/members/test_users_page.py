@@ -3,8 +3,6 @@ admins of this account only, in a constant number of queries."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,22 +10,11 @@ from django.urls import reverse
 
 from subscriptions.models import Membership
 from tests.factories import MembershipFactory, SeatAssignmentFactory, SubscriptionFactory
+from tests.members.pages import member_rows
 
 pytestmark = pytest.mark.django_db
 
 USERS = reverse("members:users")
-
-
-def member_rows(html: str) -> dict[str, str]:
-    """Each member's row text, by email, with tags and spacing squeezed out."""
-    members = html.split('aria-labelledby="licenses-heading"')[0]
-    rows = members.split('data-testid="member">')[1:]
-    found = {}
-    for row in rows:
-        text = " ".join(re.sub(r"<[^>]+>", " ", row).split())
-        email = re.search(r"[\w.]+@[\w.]+", text).group(0)
-        found[email] = text
-    return found
 
 
 def test_the_page_shows_each_member_with_role_and_licenses(signed_in, bert, carla, meetings):
