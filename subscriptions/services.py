@@ -147,9 +147,9 @@ def seat_assign(
         if assigned >= locked.seats:
             raise ValidationError(
                 ngettext(
-                    "All %(count)d license of %(product)s is assigned; "
-                    "add licenses or unassign one first.",
-                    "All %(count)d licenses of %(product)s are assigned; "
+                    "%(product)s has %(count)d license and it is assigned; "
+                    "add licenses or unassign it first.",
+                    "%(product)s has %(count)d licenses and all are assigned; "
                     "add licenses or unassign one first.",
                     locked.seats,
                 )

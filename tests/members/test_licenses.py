@@ -64,7 +64,8 @@ def test_no_more_licenses_are_assigned_than_the_subscription_has(
     post(signed_in, "assign", meetings, carla)
     html = post(signed_in, "assign", meetings, anna_membership).content.decode()
     assert (
-        "All 2 licenses of Meeting Rooms are assigned; add licenses or unassign one first." in html
+        "Meeting Rooms has 2 licenses and all are assigned; add licenses or unassign one first."
+        in html
     )
     assert "All licenses are assigned." in html
     assert holders(meetings) == {"bert@acme.example", "carla@acme.example"}
@@ -76,7 +77,7 @@ def test_the_refusal_is_said_in_german(signed_in, bert, carla, meetings):
     meetings.save()
     SeatAssignmentFactory(subscription=meetings, user=carla.user)
     html = post(signed_in, "assign", meetings, bert, HTTP_ACCEPT_LANGUAGE="de").content.decode()
-    assert "Die 1 Lizenz für Meeting Rooms ist zugewiesen" in html
+    assert "Meeting Rooms hat 1 Lizenz und sie ist zugewiesen" in html
     assert holders(meetings) == {"carla@acme.example"}
 
 
