@@ -28,7 +28,7 @@ def test_admin_unassigns_a_license_then_reduces_to_2(demo, open_page):
     expect(page.locator("#seats-error")).to_contain_text("Unassign users first to go below 3.")
 
     # The refusal's link, by keyboard, to the Users page; Agent 3's license is unassigned.
-    page.locator("#seats-error").get_by_role("link").focus()
+    page.get_by_role("link", name="Unassign licenses on the Users page").first.focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/users/")
     unassign = page.get_by_role(

@@ -15,9 +15,11 @@ LINK = f'<a href="{reverse("members:users")}" data-testid="users-link">'
 def test_the_refusal_next_to_the_field_links_the_users_page(signed_in, remote_support):
     url = reverse("billing_center:edit", args=[remote_support.pk])
     page = signed_in.post(url, {"seats": "2", "add": "1"}).content.decode()
-    error = re.search(r'id="seats-error"[^>]*>(.*?)</p>', page, re.S).group(1)
-    assert "Unassign users first to go below 3." in error
-    assert LINK in error and "Unassign licenses on the Users page" in error
+    error = re.search(
+        r'id="seats-error"[^>]*>(.*?)</p>\s*<p class="users-link">(.*?)</p>', page, re.S
+    )
+    assert "Unassign users first to go below 3." in error.group(1)
+    assert LINK in error.group(2) and "Unassign licenses on the Users page" in error.group(2)
 
 
 def test_the_live_preview_links_it_too_and_only_for_that_refusal(signed_in, remote_support):
