@@ -193,12 +193,14 @@ def invitation_accept(
     user: User | None = None,
     full_name: str = "",
     password: str = "",
+    language: str | None = None,
 ) -> Membership:
     """Join the account the invitation is for, once.
 
     ``user`` is the signed-in user, who must be the one the invitation was sent
     to. Without one, the address must have no user yet: the user is created
-    with ``full_name`` and ``password``.
+    with ``full_name`` and ``password``, speaking ``language`` (the page's; else the
+    invitation's).
     """
     with transaction.atomic():
         invitation = (
@@ -227,7 +229,7 @@ def invitation_accept(
                 invitation.email,
                 password,
                 full_name=full_name.strip(),
-                language=invitation.language,
+                language=language or invitation.language,
             )
         elif existing is None or existing.pk != user.pk:
             raise ValidationError(

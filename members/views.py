@@ -261,6 +261,7 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
                 user=request.user if signed_in else None,
                 full_name=form.cleaned_data["full_name"] if form else "",
                 password=form.cleaned_data["password1"] if form else "",
+                language=get_language(),
             )
         except services.InvitationClosed as error:
             return _closed(request, error.status)

@@ -78,6 +78,7 @@ def test_an_invited_member_accepts_on_a_phone_in_german(demo, open_page):
     expect(newcomer.get_by_role("status")).to_have_text("Willkommen bei Acme GmbH.")
     dora = User.objects.get(email="dora@example.org")
     assert Membership.objects.get(user=dora).role == "member"
+    assert dora.language == "de"  # the page she accepted on spoke German
 
     newcomer.goto(path)  # the link is used up
     expect(newcomer.get_by_role("heading", level=1)).to_have_text(

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.urls import reverse
 
 from subscriptions.activity import Channel
@@ -143,7 +143,6 @@ def test_two_assignments_at_once_never_exceed_the_licenses(account, bert, carla)
         except ValidationError:
             outcomes.append("refused")
         finally:
-            close_old_connections()
             connection.close()
 
     threads = [threading.Thread(target=assign, args=(m,)) for m in (bert, carla)]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from members.services import membership_remove, membership_role_change
@@ -121,3 +124,34 @@ def test_support_changes_a_role_with_a_reason(bert):
     )
     entry = AuditEntry.objects.get(action="member_role_changed")
     assert (entry.channel, entry.reason, entry.actor) == ("admin", "asked", staff)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_one_billing_admin(account, admin, bert):
+    """Each change locks all of the account's memberships first, so the second one sees
+    the first's result and is refused."""
+    membership_role_change(membership=bert, role="billing_admin", actor=None)
+    anna = admin.memberships.get()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def demote(membership, actor):
+        try:
+            barrier.wait(timeout=10)
+            membership_role_change(membership=membership, role="member", actor=actor)
+            outcomes.append("demoted")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=demote, args=(anna, bert.user)),
+        threading.Thread(target=demote, args=(bert, admin)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["demoted", "refused"]
+    assert Membership.objects.filter(account=account, role="billing_admin").count() == 1
