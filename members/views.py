@@ -103,9 +103,13 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 
 @billing_admin_required(self_service=False)
-@require_POST
 def role_change(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership_or_404(request, pk)
+    # The id first: another account's member is not found, whatever the method.
+    return _role_change(request, _membership_or_404(request, pk))
+
+
+@require_POST
+def _role_change(request: HttpRequest, membership: Membership) -> HttpResponse:
     role = request.POST.get("role", "")
     try:
         changed = services.membership_role_change(
@@ -122,10 +126,13 @@ def role_change(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @billing_admin_required(self_service=False)
-@require_http_methods(["GET", "POST"])
 def remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask first (GET), then remove the member and free their licenses (POST)."""
-    membership = _membership_or_404(request, pk)
+    return _remove(request, _membership_or_404(request, pk))
+
+
+@require_http_methods(["GET", "POST"])
+def _remove(request: HttpRequest, membership: Membership) -> HttpResponse:
     if request.method == "POST":
         try:
             services.membership_remove(membership=membership, actor=request.user)
@@ -199,9 +206,12 @@ def license_unassign(request: HttpRequest) -> HttpResponse:
 
 
 @billing_admin_required(self_service=False)
-@require_POST
 def invitation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
-    invitation = _invitation_or_404(request, pk)
+    return _invitation_resend(request, _invitation_or_404(request, pk))
+
+
+@require_POST
+def _invitation_resend(request: HttpRequest, invitation: Invitation) -> HttpResponse:
     try:
         services.invitation_resend(
             invitation=invitation, actor=request.user, language=get_language()
@@ -217,9 +227,12 @@ def invitation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @billing_admin_required(self_service=False)
-@require_POST
 def invitation_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    invitation = _invitation_or_404(request, pk)
+    return _invitation_revoke(request, _invitation_or_404(request, pk))
+
+
+@require_POST
+def _invitation_revoke(request: HttpRequest, invitation: Invitation) -> HttpResponse:
     try:
         services.invitation_revoke(invitation=invitation, actor=request.user)
     except ValidationError as error:
