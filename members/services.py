@@ -35,7 +35,9 @@ class SentInvitation:
 def _queue_email(invitation: Invitation, token: str) -> None:
     from members.tasks import send_invitation
 
-    transaction.on_commit(lambda: send_invitation.delay(invitation.pk, token))
+    # Robust: a broker that is down must not fail the invitation; the Users page then
+    # shows it as not sent, and Resend sends it with a new link (only the hash is kept).
+    transaction.on_commit(lambda: send_invitation.delay(invitation.pk, token), robust=True)
 
 
 def _new_token(invitation: Invitation, at) -> str:

@@ -244,3 +244,25 @@ def test_another_accounts_invitation_is_not_found(signed_in):
     assert signed_in.post(reverse("members:resend", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+
+
+def test_a_broker_that_is_down_leaves_the_invitation_unsent_and_resend_sends_it(
+    frozen_now, signed_in, monkeypatch, django_capture_on_commit_callbacks
+):
+    from members import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OSError("Connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.send_invitation, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert invite(signed_in).status_code == 200  # the invitation is kept
+    assert not mail.outbox
+    assert "dora@example.org" in signed_in.get(USERS).content.decode()
+    assert "Email not sent yet" in signed_in.get(USERS).content.decode()
+    invitation = Invitation.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("members:resend", args=[invitation.pk]))
+    assert mail.outbox[0].to == ["dora@example.org"]
+    assert "Email not sent yet" not in signed_in.get(USERS).content.decode()
