@@ -69,3 +69,16 @@ def test_the_query_count_does_not_grow_with_members_or_subscriptions(signed_in, 
 def test_the_navigation_links_the_users_page(signed_in):
     html = signed_in.get(reverse("billing_center:home")).content.decode()
     assert f'href="{USERS}"' in html
+
+
+def test_a_corporate_accounts_admin_manages_its_users_too(client):
+    """People are not billing: the Users page serves corporate accounts as well, without
+    the self-service links."""
+    globex = MembershipFactory(account__name="Globex", account__billing_channel="corporate")
+    meetings = SubscriptionFactory(account=globex.account, seats=1)
+    SeatAssignmentFactory(subscription=meetings, user=globex.user)
+    client.force_login(globex.user)
+    response = client.get(USERS)
+    html = response.content.decode()
+    assert response.status_code == 200 and "1 of 1 license assigned" in html
+    assert "/edit/" not in html
