@@ -100,7 +100,10 @@ def _preview(subscription: Subscription, seats: int | None) -> dict:
     try:
         quote = subscription_seat_change_quote(subscription=subscription, new_seats=seats)
     except ValueError as error:
-        return {"preview_error": quote_problem_message(error)}
+        return {
+            "preview_error": quote_problem_message(error),
+            "preview_error_code": getattr(error, "code", ""),
+        }
     return {"quote": quote}
 
 

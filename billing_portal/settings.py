@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "checkout",
     "renewals",
+    "members",
     "billing_center",
 ]
 

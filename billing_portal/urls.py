@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("checkout.urls")),
     path("", include("renewals.urls")),
+    path("", include("members.urls")),
     path("", include("billing_center.urls")),
 ]

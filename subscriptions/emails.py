@@ -1,8 +1,9 @@
-"""The email that confirms a cancellation at period end, or keeping the subscription.
+"""The portal's emails: a text and an HTML part from templates, in the reader's language.
 
-One email to each billing admin of the account, in their language. The
-message is built from the activity entry the change wrote, so the email says
-what was decided, even if the subscription changed again since.
+Also the email that confirms a cancellation at period end, or keeping the
+subscription: one to each billing admin of the account, in their language,
+built from the activity entry the change wrote, so it says what was decided even
+if the subscription changed again since.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from subscriptions.cancellation import CANCELED_AT_PERIOD_END
 from subscriptions.models import AuditEntry, Membership, Subscription
 
 
-def email_message(name: str, context: dict, language: str, *, to: list[str]):
-    """``templates/<name>[_subject].txt|.html`` in ``language`` (as checkout's emails)."""
+def email_message(
+    name: str, context: dict, language: str, *, to: list[str], cc: list[str] | None = None
+) -> EmailMultiAlternatives:
+    """The email ``templates/<name>[_subject].txt|.html`` in ``language``; ``name`` is
+    e.g. ``checkout/email/order_confirmation``."""
     with translation.override(language):
         subject = render_to_string(f"{name}_subject.txt", context)
         text = render_to_string(f"{name}.txt", context)
@@ -29,6 +33,7 @@ def email_message(name: str, context: dict, language: str, *, to: list[str]):
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
+        cc=cc or [],
     )
     message.attach_alternative(html, "text/html")
     return message

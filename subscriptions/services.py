@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from moneyed import Money
 
 from subscriptions import clock
@@ -20,6 +22,7 @@ from subscriptions.eu_vat_rates import EU_STANDARD_VAT_RATES
 from subscriptions.models import (
     Account,
     CreditLedgerEntry,
+    Membership,
     SeatAssignment,
     Subscription,
     TaxRate,
@@ -111,21 +114,121 @@ def credit_ledger_add(
         )
 
 
-def seat_assign(*, subscription: Subscription, user: User) -> SeatAssignment:
-    """Give ``user`` one of the subscription's licenses, if one is free."""
+def _seat_target(subscription: Subscription) -> str:
+    return f"subscription {subscription.pk} ({subscription.plan.product.name})"
+
+
+# Licenses are held only on a subscription the account has now (or is trying out).
+SEAT_HOLDING_STATUSES = (
+    Subscription.Status.TRIAL,
+    Subscription.Status.ACTIVE,
+    Subscription.Status.PAST_DUE,
+)
+
+
+def seat_assign(
+    *,
+    subscription: Subscription,
+    user: User,
+    actor: User | None = None,
+    channel: str = Channel.OPERATIONS,
+    reason: str = "",
+) -> SeatAssignment:
+    """Give ``user``, a member of the subscription's account, one of its licenses.
+
+    The subscription's row is locked first, so two assignments at once (or an
+    assignment and a seat reduction) are counted one after the other and never
+    exceed its licenses; the membership's row is locked next, so a member being
+    removed at the same time cannot keep a license. Assigning a license the user
+    already holds changes nothing and writes no activity.
+    """
     with transaction.atomic():
-        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        if not locked.account.memberships.filter(user=user).exists():
-            raise ValidationError(f"{user} is not a member of {locked.account}.")
+        locked = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("plan__product", "account")
+            .get(pk=subscription.pk)
+        )
+        is_member = (
+            Membership.objects.select_for_update()
+            .filter(account_id=locked.account_id, user=user)
+            .exists()
+        )
+        if not is_member:
+            raise ValidationError(
+                _("%(user)s is not a member of %(account)s.")
+                % {"user": user.email, "account": locked.account.name},
+                code="not_member",
+            )
         existing = SeatAssignment.objects.filter(subscription=locked, user=user).first()
         if existing:
             return existing
-        if locked.assignments.count() >= locked.seats:
+        if locked.status not in SEAT_HOLDING_STATUSES:
             raise ValidationError(
-                f"All {locked.seats} licenses are assigned; add licenses before assigning more."
+                _("%(product)s has no licenses to assign: it is not active.")
+                % {"product": locked.plan.product.name},
+                code="not_active",
             )
-        return SeatAssignment.objects.create(
+        assigned = locked.assignments.count()
+        if assigned >= locked.seats:
+            raise ValidationError(
+                ngettext(
+                    "%(product)s has %(count)d license and it is assigned; "
+                    "add licenses or unassign it first.",
+                    "%(product)s has %(count)d licenses and all are assigned; "
+                    "add licenses or unassign one first.",
+                    locked.seats,
+                )
+                % {"count": locked.seats, "product": locked.plan.product.name},
+                code="no_free_license",
+            )
+        assignment = SeatAssignment.objects.create(
             subscription=locked, user=user, assigned_at=clock.now()
+        )
+        activity_record(
+            account=locked.account,
+            actor=actor,
+            channel=channel,
+            action="license_assigned",
+            target=_seat_target(locked),
+            before={"user": user.email, "assigned": assigned},
+            after={"user": user.email, "assigned": assigned + 1},
+            reason=reason,
+        )
+    return assignment
+
+
+def seat_unassign(
+    *,
+    subscription: Subscription,
+    user: User,
+    actor: User | None = None,
+    channel: str = Channel.OPERATIONS,
+    reason: str = "",
+) -> None:
+    """Take back the license ``user`` holds on ``subscription``, freeing it."""
+    with transaction.atomic():
+        locked = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("plan__product", "account")
+            .get(pk=subscription.pk)
+        )
+        assigned = locked.assignments.count()
+        deleted, _rows = SeatAssignment.objects.filter(subscription=locked, user=user).delete()
+        if not deleted:
+            raise ValidationError(
+                _("%(user)s holds no license of %(product)s.")
+                % {"user": user.email, "product": locked.plan.product.name},
+                code="not_assigned",
+            )
+        activity_record(
+            account=locked.account,
+            actor=actor,
+            channel=channel,
+            action="license_unassigned",
+            target=_seat_target(locked),
+            before={"user": user.email, "assigned": assigned},
+            after={"user": user.email, "assigned": assigned - 1},
+            reason=reason,
         )
 
 

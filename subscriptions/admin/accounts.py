@@ -30,10 +30,13 @@ from subscriptions.models import Account, AuditEntry, CreditLedgerEntry, Members
 from subscriptions.services import SUPPORT_CREDIT_LIMIT
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
+    """Roles and removal go through the Membership admin's actions (members.services),
+    which keep the last billing admin and write the activity entry."""
+
     model = Membership
-    extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
 
 
 class SubscriptionInline(ReadOnlyInline):

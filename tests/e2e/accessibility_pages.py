@@ -174,6 +174,34 @@ def billing_center_ending(page: Page, urls: Urls, lang: str) -> None:
     page.get_by_test_id("ending").wait_for()
 
 
+def users_with_menu_open(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/users/")
+    page.locator("details.menu summary").first.click()
+    page.get_by_role("menuitem").first.wait_for()
+
+
+def users_remove(page: Page, urls: Urls, lang: str) -> None:
+    page.goto("/users/")
+    page.goto(page.locator("a[href$='/remove/']").first.get_attribute("href"))
+
+
+def invitation_accept(page: Page, urls: Urls, lang: str) -> None:
+    """A fresh invitation's page, as the new person sees it (signed out)."""
+    import secrets
+
+    from members.services import invitation_create
+    from subscriptions.models import Account
+
+    sent = invitation_create(
+        account=Account.objects.get(name="Acme GmbH"),
+        email=f"new.{secrets.token_hex(4)}@example.org",
+        role="member",
+        invited_by=None,
+        language=lang,
+    )
+    page.goto(f"/invitations/{sent.token}/")
+
+
 ANNA = "billing.admin@acme.example"
 SUPPORT = "support@example.com"
 VISITS = [
@@ -206,6 +234,10 @@ VISITS = [
     Visit("activity", ANNA, at("/activity/")),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
+    Visit("users", ANNA, users_with_menu_open),
+    Visit("users-remove", ANNA, users_remove),
+    Visit("invitation-accept", None, invitation_accept),
+    Visit("invitation-closed", None, at("/invitations/not-a-token/")),
     Visit("corporate", "billing.admin@globex.example", at("/")),
     Visit("no-access", "agent1@acme.example", at("/")),
     Visit("admin-sign-in", None, at("/admin/login/")),

@@ -16,10 +16,18 @@ import pytest
 from django.urls import reverse
 
 from checkout.models import Cart, CartLine, Order
+from members.models import Invitation
+from members.services import invitation_create
 from payments.models import Payment, PaymentMethod
 from renewals.run import subscriptions_renew
 from subscriptions import clock
-from subscriptions.models import CreditLedgerEntry, SeatChange, Subscription
+from subscriptions.models import (
+    CreditLedgerEntry,
+    Membership,
+    SeatAssignment,
+    SeatChange,
+    Subscription,
+)
 from tests.factories import MembershipFactory, PaymentMethodFactory, SubscriptionFactory
 from tests.hardening.routes import routes_with_ids
 from tests.pages import review_token
@@ -33,6 +41,8 @@ METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 NOT_ACCOUNT_IDS = {
     # A one-time link from the password-reset email: uid and token, checked by Django.
     "password_reset_confirm": "a signed reset token, not an account's object",
+    # The invitation's link from its email: a token for whoever holds it, signed in or not.
+    "members:accept": "an invitation's single-use token, not an account's object",
 }
 
 
@@ -78,11 +88,16 @@ def acme_history(frozen_now, client, admin, account, remote_support):
     )
     assert subscriptions_renew(at=clock.now()).past_due == 1
     client.logout()
+    invitation = invitation_create(
+        account=account, email="dora@example.org", role="member", invited_by=admin, language="en"
+    ).invitation
     return {
         "subscriptions": [remote_support, meetings, trial],
         "line": line,
         "order": order,
         "payments": list(Payment.objects.filter(account=account).order_by("pk")),
+        "memberships": [admin.memberships.get(account=account)],
+        "invitation": invitation,
     }
 
 
@@ -98,6 +113,10 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
         "renewals:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
         "renewals:renewal_pay": [{"subscription_id": s.pk} for s in history["subscriptions"]],
+        "members:role": [{"pk": m.pk} for m in history["memberships"]],
+        "members:remove": [{"pk": m.pk} for m in history["memberships"]],
+        "members:resend": [{"pk": history["invitation"].pk}],
+        "members:revoke": [{"pk": history["invitation"].pk}],
     }
 
 
@@ -111,6 +130,10 @@ NEVER_USED = {
     "checkout:authenticate": {"payment_id": 987654321},
     "renewals:renewal_payment": {"payment_id": 987654321},
     "renewals:renewal_pay": {"subscription_id": 987654321},
+    "members:role": {"pk": 987654321},
+    "members:remove": {"pk": 987654321},
+    "members:resend": {"pk": 987654321},
+    "members:revoke": {"pk": 987654321},
 }
 
 
@@ -152,6 +175,15 @@ def snapshot(account) -> dict:
         ),
         "seat_changes": SeatChange.objects.filter(subscription__account=account).count(),
         "ledger": CreditLedgerEntry.objects.filter(account=account).count(),
+        "memberships": list(
+            Membership.objects.filter(account=account).order_by("pk").values_list("pk", "role")
+        ),
+        "assignments": SeatAssignment.objects.filter(subscription__account=account).count(),
+        "invitations": list(
+            Invitation.objects.filter(account=account)
+            .order_by("pk")
+            .values_list("pk", "token_hash", "expires_at", "revoked_at", "accepted_at")
+        ),
     }
 
 
@@ -219,6 +251,10 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
         "renewals:renewal_payment": None,  # the renewal's page, a checkout's redirect
         "renewals:renewal_pay": 200,  # Pay now: "nothing is due" for a paid subscription
+        "members:role": 405,  # changing a role needs a POST
+        "members:remove": 200,  # the question first
+        "members:resend": 405,
+        "members:revoke": 405,
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:

@@ -75,7 +75,7 @@ def test_a_seat_is_assigned_only_while_one_is_free():
     first, second = (MembershipFactory(account=subscription.account).user for _ in range(2))
     seat_assign(subscription=subscription, user=first)
     seat_assign(subscription=subscription, user=first)  # again: nothing new
-    with pytest.raises(ValidationError, match="All 1 licenses are assigned"):
+    with pytest.raises(ValidationError, match="has 1 license and it is assigned"):
         seat_assign(subscription=subscription, user=second)
     with pytest.raises(ValidationError, match="not a member"):
         seat_assign(subscription=subscription, user=UserFactory())

@@ -115,9 +115,12 @@ class Command(BaseCommand):
             agent = self._user(f"agent{n}@acme.example", f"Agent {n}")
             self._member(acme, agent, Membership.Role.MEMBER)
             self._get_or_create(SeatAssignment, subscription=acme_remote_support, user=agent)
-        self._subscription(
+        acme_meetings = self._subscription(
             acme, meetings_yearly_eur, seats=5, anchor=now - timedelta(days=100), now=now
         )
+        # The Users page shows who holds what: Anna and Agent 1 also hold Meeting Rooms.
+        for holder in (acme_admin, User.objects.get(email="agent1@acme.example")):
+            self._get_or_create(SeatAssignment, subscription=acme_meetings, user=holder)
         trial_start = now - timedelta(days=44)
         self._get_or_create(
             Subscription,
