@@ -189,6 +189,84 @@ def _email_resent(w: Wording, entry: AuditEntry, p: dict) -> str:
     return _("Sent the confirmation of order %(order)s again.") % {"order": order}
 
 
+def _invited_email(entry: AuditEntry) -> str:
+    """``invitation 12 (someone@example.com)`` → the address."""
+    return entry.after.get("email") or entry.target.partition("(")[2].rstrip(")")
+
+
+def _role(value: str) -> str:
+    return _("billing admin") if value == "billing_admin" else _("member")
+
+
+def _user_in_target(entry: AuditEntry) -> str:
+    return entry.target.removeprefix("user ")
+
+
+def _license_assigned(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Gave %(user)s a license of %(product)s.") % {**p, "user": entry.after["user"]}
+
+
+def _license_unassigned(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Took the license of %(product)s from %(user)s.") % {
+        **p,
+        "user": entry.after["user"],
+    }
+
+
+def _member_invited(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Invited %(email)s as %(role)s.") % {
+        "email": _invited_email(entry),
+        "role": _role(entry.after["role"]),
+    }
+
+
+def _invitation_resent(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Sent the invitation to %(email)s again.") % {"email": _invited_email(entry)}
+
+
+def _invitation_revoked(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Revoked the invitation to %(email)s.") % {"email": _invited_email(entry)}
+
+
+def _member_joined(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("%(email)s accepted the invitation and joined as %(role)s.") % {
+        "email": entry.after["email"],
+        "role": _role(entry.after["role"]),
+    }
+
+
+def _member_role_changed(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Made %(user)s a %(role)s.") % {
+        "user": _user_in_target(entry),
+        "role": _role(entry.after["role"]),
+    }
+
+
+def _member_removed(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Removed %(user)s from the account.") % {"user": _user_in_target(entry)}
+
+
+def _billing_address(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Changed the billing address.")
+
+
+def _invoice_recipients(w: Wording, entry: AuditEntry, p: dict) -> str:
+    recipients = entry.after.get("invoice_recipients") or []
+    if not recipients:
+        return _("Invoice emails now go to the billing admins only.")
+    return _("Invoice emails now also go to %(recipients)s.") % {
+        "recipients": ", ".join(recipients)
+    }
+
+
+def _renewal_paid_now(w: Wording, entry: AuditEntry, p: dict) -> str:
+    return _("Paid the overdue renewal of %(product)s: %(amount)s (order %(order)s).") % {
+        **p,
+        "amount": w.amount(entry.after["amount"], entry.after.get("currency")),
+        "order": entry.after["order"],
+    }
+
+
 SENTENCES: dict[str, Callable[[Wording, AuditEntry, dict], str]] = {
     "seat_change": _seat_change,
     "card_added": _card_added,
@@ -206,6 +284,17 @@ SENTENCES: dict[str, Callable[[Wording, AuditEntry, dict], str]] = {
     "credit_adjustment": _credit,
     "billing_channel": _billing_channel,
     "email_resent": _email_resent,
+    "license_assigned": _license_assigned,
+    "license_unassigned": _license_unassigned,
+    "member_invited": _member_invited,
+    "invitation_resent": _invitation_resent,
+    "invitation_revoked": _invitation_revoked,
+    "member_joined": _member_joined,
+    "member_role_changed": _member_role_changed,
+    "member_removed": _member_removed,
+    "billing_address_changed": _billing_address,
+    "invoice_recipients_changed": _invoice_recipients,
+    "renewal_paid_now": _renewal_paid_now,
 }
 
 
