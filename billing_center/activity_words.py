@@ -299,11 +299,12 @@ SENTENCES: dict[str, Callable[[Wording, AuditEntry, dict], str]] = {
 
 
 def who(entry: AuditEntry) -> str:
-    """The billing admin by name (or email); support, operations or the portal otherwise."""
+    """Who did it, as the page says it: the billing admin by name (or email), support,
+    operations, or the portal on its own."""
     if entry.channel == AuditEntry.Channel.PORTAL and entry.actor is not None:
-        return entry.actor.full_name or entry.actor.email
+        return _("By %(name)s") % {"name": entry.actor.full_name or entry.actor.email}
     if entry.channel == AuditEntry.Channel.ADMIN:
-        return _("Support")
+        return _("By our support team")
     if entry.channel == AuditEntry.Channel.OPERATIONS:
-        return _("Operations")
-    return _("Automatic")
+        return _("By our operations team")
+    return _("Automatically")

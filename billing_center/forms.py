@@ -34,14 +34,17 @@ class BillingProfileForm(forms.Form):
     legal_name = _text(
         "legal_name", label=_("Company name (as on invoices)"), autocomplete="organization"
     )
+    # An invoice needs the buyer's address (§ 14 UStG): street, postal code and city.
     address_line1 = _text(
-        "address_line1", label=_("Street and number"), autocomplete="address-line1"
+        "address_line1", label=_("Street and number"), autocomplete="address-line1", required=True
     )
     address_line2 = _text(
         "address_line2", label=_("Address line 2 (optional)"), autocomplete="address-line2"
     )
-    postal_code = _text("postal_code", label=_("Postal code"), autocomplete="postal-code")
-    city = _text("city", label=_("City"), autocomplete="address-level2")
+    postal_code = _text(
+        "postal_code", label=_("Postal code"), autocomplete="postal-code", required=True
+    )
+    city = _text("city", label=_("City"), autocomplete="address-level2", required=True)
     vat_number = forms.CharField(
         label=_("VAT number"),
         required=False,

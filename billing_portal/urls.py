@@ -4,6 +4,7 @@ from django.contrib.auth.views import PasswordResetView
 from django.urls import include, path
 
 from subscriptions.forms import QueuedPasswordResetForm
+from subscriptions.language import language_set
 
 # Django's sign-in, sign-out and password pages, but the reset email is queued, never
 # sent within the request (QueuedPasswordResetForm).
@@ -19,7 +20,7 @@ account_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(account_patterns)),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", language_set, name="set_language"),
     path("", include("payments.urls")),
     path("", include("checkout.urls")),
     path("", include("renewals.urls")),

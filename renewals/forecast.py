@@ -8,6 +8,8 @@ run would find then.
 
 from __future__ import annotations
 
+import copy
+import heapq
 from collections.abc import Iterable
 
 from moneyed import Money
@@ -27,6 +29,11 @@ def renews(subscription: Subscription) -> bool:
     )
 
 
+def owes(subscription: Subscription) -> bool:
+    """Past due or suspended: its unpaid renewal (Pay now) takes the credit first."""
+    return subscription.status in (Subscription.Status.PAST_DUE, Subscription.Status.SUSPENDED)
+
+
 def next_charges(
     subscriptions: Iterable[Subscription], *, account: Account, credit: Money
 ) -> dict[int, Renewal | ValueError]:
@@ -34,8 +41,10 @@ def next_charges(
 
     ``subscriptions`` are read with their plan (``select_related`` or ``with_plans``) and
     are given ``account`` (no query each); ``credit`` is the account's balance now. The
-    renewals are quoted in the order they fall due, each with the credit the earlier ones
-    leave, as the run takes it (credit pays first, docs/billing-rules.md "A renewal"). A
+    renewals are quoted in the order the run will charge them, each with the credit the
+    earlier ones leave (credit pays first, docs/billing-rules.md "A renewal"): an unpaid
+    renewal of a past-due subscription first, and a monthly subscription's renewals
+    before a yearly one's date, as long as there is credit left for them to take. A
     subscription whose data the rules refuse maps to the ``ValueError`` the run would
     report. One query (the VAT rates).
     """
@@ -44,20 +53,31 @@ def next_charges(
         if subscription.account_id != account.pk:
             raise ValueError(f"subscription {subscription.pk} is not {account}'s")
         Subscription.account.field.set_cached_value(subscription, account)
-    due = sorted(
-        (s for s in subscriptions if renews(s)), key=lambda s: (s.current_period_end, s.pk)
-    )
-    if not due:
+    if account.is_corporate:
+        return {}
+    wanted = {s.pk for s in subscriptions if renews(s)}
+    if not wanted:
         return {}
     # Quoting asks no gateway: none is built (a Stripe client per page view would be waste).
     run = RenewalRun(at=clock.now(), batch_size=1, gateway=None, shard=(0, 1))  # type: ignore[arg-type]
+    queue = [(s.current_period_end, s.pk, s) for s in subscriptions if s.pk in wanted or owes(s)]
+    heapq.heapify(queue)
     charges: dict[int, Renewal | ValueError] = {}
-    for subscription in due:
+    while queue and len(charges) < len(wanted):
+        _end, pk, subscription = heapq.heappop(queue)
         try:
             renewal = run.renewal(subscription, credit=credit)
         except ValueError as error:
-            charges[subscription.pk] = error
+            if pk in wanted:
+                charges.setdefault(pk, error)
             continue
-        charges[subscription.pk] = renewal
+        if pk in wanted:
+            charges.setdefault(pk, renewal)
         credit -= renewal.quote.credit_applied
+        if credit.amount > 0 and pk in wanted:
+            # Its following renewal may come before another's next one: it takes credit too.
+            following = copy.copy(subscription)
+            following.current_period_start = renewal.new_start
+            following.current_period_end = renewal.new_end
+            heapq.heappush(queue, (renewal.new_end, pk, following))
     return charges

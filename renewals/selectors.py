@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from moneyed import Money
 
@@ -29,6 +30,7 @@ class RenewalOwed:
     period_start: datetime
     period_end: datetime
     charge: Money
+    tax_rate: Decimal
     tax: Money
     total: Money
     credit_applied: Money
@@ -92,6 +94,7 @@ def owed_from(renewal: Renewal, waiting_payment_id: int | None) -> RenewalOwed:
         period_start=renewal.new_start,
         period_end=renewal.new_end,
         charge=quote.charge,
+        tax_rate=quote.tax_rate,
         tax=quote.tax,
         total=quote.total,
         credit_applied=quote.credit_applied,

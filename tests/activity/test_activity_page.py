@@ -75,7 +75,7 @@ def test_the_page_in_german_with_the_time_in_the_accounts_zone(frozen_now, anna,
     page = anna.get(reverse("billing_center:activity"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Die Verlängerungszahlung von 499,80\xa0€ für Meeting Rooms ist fehlgeschlagen." in page
     assert "Sie wird am 2. Dezember 2026 erneut versucht." in page
-    assert "Von Automatisch" in page
+    assert "Automatisch" in page
     assert "26. November 2026 13:00" in page  # 12:00 UTC in Berlin
 
 
@@ -122,10 +122,10 @@ def test_who_is_support_operations_or_automatic_and_unknown_codes_get_words(
     assert activity_lines(anna) == [
         (
             "Canceled Remote Support v5 at the end of its period: it ends on Dec. 1, 2026.",
-            "By Support",
+            "By our support team",
         ),
-        ("The free trial of Remote Support v5 ended.", "By Operations"),
-        ("Changed invoice 7.", "By Automatic"),
+        ("The free trial of Remote Support v5 ended.", "By our operations team"),
+        ("Changed invoice 7.", "Automatically"),
     ]
     page = anna.get(reverse("billing_center:activity")).content.decode()
     assert "customer called" not in page and "support@example.com" not in page

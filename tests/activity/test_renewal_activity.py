@@ -36,7 +36,7 @@ def test_a_declined_renewal_then_the_suspension_are_listed(client, acme):
         "The renewal payment of €499.80 for Remote Support v5 failed. "
         "It is tried again on Dec. 2, 2026." in page
     )
-    assert "By Automatic" in page
+    assert "Automatically" in page
 
 
 def test_a_paid_renewal_is_listed(client, acme):

@@ -97,6 +97,15 @@ def test_a_bad_vat_number_is_refused_and_nothing_changes(signed_in, account):
     assert not AuditEntry.objects.filter(account=account).exists()
 
 
+def test_an_address_without_street_postal_code_or_city_is_refused(signed_in, account):
+    response = signed_in.post(URL, {**PROFILE, "address_line1": " ", "postal_code": "", "city": ""})
+    assert response.status_code == 400
+    assert response.content.decode().count("This field is required.") == 3
+    account.refresh_from_db()
+    assert (account.address_line1, account.city, account.vat_number) == ("", "", "")
+    assert not AuditEntry.objects.filter(account=account).exists()
+
+
 def test_a_vat_number_of_another_country_is_refused(signed_in, account):
     response = signed_in.post(URL, {**PROFILE, "vat_number": "FR40303265045"})
     assert response.status_code == 400

@@ -135,3 +135,50 @@ def test_the_billing_center_runs_the_same_queries_for_one_subscription_or_five(c
             counts.append(_queries(lambda: client.get(reverse("billing_center:home"))))
         assert len(next_charges(page)) == subscriptions
     assert counts[0] == counts[1], counts
+
+
+def test_no_template_syntax_leaks_onto_the_page(client, admin, account):
+    subscribe(account, plan__product__name="Leak check")
+    page = billing_center(client, admin)
+    for syntax in ("{#", "#}", "{%", "%}", "{{", "}}"):
+        assert syntax not in page, syntax
+
+
+def card_of(page: str, subscription: Subscription) -> str:
+    return page.split(f'id="product-{subscription.pk}"', 1)[1].split("</article>", 1)[0]
+
+
+def test_monthly_renewals_before_a_yearly_one_take_the_credit_first(client, admin, account):
+    monthly = subscribe(account, seats=2, price="19.00", anchor=datetime(2026, 11, 10, tzinfo=UTC))
+    yearly = subscribe(account, interval="year", plan__product__name="Meeting Rooms")
+    give_credit(account, "100.00")  # two monthly renewals (€45.22 each) and €9.56
+    page = billing_center(client, admin)
+    assert shown(card_of(page, monthly), "next-charge-amount") == "€0.00"
+    yearly_card = card_of(page, yearly)
+    assert "next-charge-credit" not in yearly_card  # the monthly ones use it all up first
+    assert shown(yearly_card, "next-charge-amount") == "€499.80"
+
+    monthly_dates = [
+        datetime(2026 + (m > 12), (m - 1) % 12 + 1, 10, tzinfo=UTC) for m in range(12, 23)
+    ]
+    for at in [*monthly_dates, datetime(2027, 11, 1, tzinfo=UTC)]:
+        with time_machine.travel(at, tick=False):
+            subscriptions_renew(at=at)
+    assert f"€{renewed_order(yearly).amount_due.amount}" == "€499.80"
+
+
+def test_a_past_due_renewal_takes_the_credit_before_the_next_charge(client, admin, account):
+    from tests.renewals.conftest import decline_cards
+
+    owing = subscribe(account, plan__product__name="Remote Support v5")  # due Dec 1
+    later = subscribe(account, seats=2, price="19.00", anchor=datetime(2026, 11, 10, tzinfo=UTC))
+    give_credit(account, "100.00")
+    decline_cards(account)
+    with time_machine.travel(DEC_1, tick=False):
+        subscriptions_renew(at=DEC_1)
+    owing.refresh_from_db()
+    assert owing.status == Subscription.Status.PAST_DUE
+    page = billing_center(client, admin, at=DEC_1 + timedelta(days=1))
+    later_card = card_of(page, later)
+    assert "next-charge-credit" not in later_card  # Pay now of the unpaid renewal takes it
+    assert shown(later_card, "next-charge-amount") == "€45.22"

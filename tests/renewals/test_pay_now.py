@@ -47,9 +47,9 @@ def test_the_page_shows_what_is_due_and_the_card_on_file(past_due, anna):
     with time_machine.travel(LATER, tick=False):
         page = anna.get(pay_url(past_due)).content.decode()
     assert "The renewal of Remote Support v5 could not be charged" in page
-    assert "Otherwise we try the card on file again on Dec. 2, 2026." in page
+    assert "Unless it is paid before, we try the card on file again on Dec. 2, 2026." in page
     assert 'data-testid="amount-due">€499.80<' in page
-    assert "Paid with Visa •••• 0002 (12/2030). This card was declined at the last try." in page
+    assert "Card on file: Visa •••• 0002 (12/2030). This card was declined at the last try." in page
     assert '<details class="other-card" open>' in page
     assert "Pay €499.80" in page
 
@@ -102,7 +102,7 @@ def test_a_card_on_file_replaced_since_the_decline_pays(past_due, anna):
     PaymentMethodFactory(account=past_due.account, last4="4242")
     with time_machine.travel(LATER, tick=False):
         page = anna.get(pay_url(past_due)).content.decode()
-    assert "Paid with Visa •••• 4242 (12/2030)." in page and "declined" not in page
+    assert "Card on file: Visa •••• 4242 (12/2030)." in page and "declined" not in page
     answer = pay(anna, past_due)
     assert answer.status_code == 302
     assert Order.objects.get().payment_method_label == "Visa •••• 4242 (12/2030)"
