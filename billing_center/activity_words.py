@@ -137,9 +137,15 @@ def _ended(w: Wording, entry: AuditEntry, p: dict) -> str:
 
 
 def _renewed(w: Wording, entry: AuditEntry, p: dict) -> str:
+    date = w.date(entry.after["period_end"])
+    if not Decimal(str(entry.after["amount"])):
+        return _("Renewed %(product)s until %(date)s, paid with the account's credit.") % {
+            **p,
+            "date": date,
+        }
     return _("Renewed %(product)s until %(date)s for %(amount)s.") % {
         **p,
-        "date": w.date(entry.after["period_end"]),
+        "date": date,
         "amount": w.amount(entry.after["amount"], entry.after.get("currency")),
     }
 

@@ -82,3 +82,19 @@ def test_people_profile_and_pay_now_in_words(frozen_now, anna, admin, account):
     page = german.content.decode()
     assert "bert@acme.example ist jetzt Abrechnungsadministrator." in page
     assert "Die Einladung an carla@acme.example wurde zurückgezogen." in page
+
+
+def test_a_renewal_paid_by_credit_says_so(frozen_now, anna, account):
+    for amount in ("0.00", "45.22"):
+        activity_record(
+            account=account,
+            channel=Channel.SYSTEM,
+            action="renewed",
+            target="subscription 1 (Meeting Rooms)",
+            after={"period_end": "2027-01-10T00:00:00+00:00", "amount": amount, "currency": "EUR"},
+        )
+        frozen_now.shift(timedelta(minutes=1))
+    assert [what for what, _who in activity_lines(anna)] == [
+        "Renewed Meeting Rooms until Jan. 10, 2027 for €45.22.",
+        "Renewed Meeting Rooms until Jan. 10, 2027, paid with the account's credit.",
+    ]
