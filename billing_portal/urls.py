@@ -22,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("payments.urls")),
     path("", include("checkout.urls")),
+    path("", include("invoices.urls")),
     path("", include("renewals.urls")),
     path("", include("billing_center.urls")),
 ]

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from checkout.models import Order
+from checkout.signals import confirmation_attachments
 from subscriptions.models import Membership
 
 
@@ -52,7 +53,14 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
         "lines": list(order.lines.all()),
         "order_url": base_url + reverse("checkout:order", args=[order.number]),
     }
-    return email_message("checkout/email/order_confirmation", context, order.language, to=to, cc=cc)
+    message = email_message(
+        "checkout/email/order_confirmation", context, order.language, to=to, cc=cc
+    )
+    # The invoice PDF, from the invoices app (above this one).
+    for _receiver, attachments in confirmation_attachments.send(sender=Order, order=order):
+        for filename, content, mimetype in attachments or []:
+            message.attach(filename, content, mimetype)
+    return message
 
 
 def order_confirmation_send(*, order: Order, connection: BaseEmailBackend | None = None) -> None:

@@ -1,0 +1,125 @@
+"""What an invoice document says, read from the invoice row, its order and the order's lines.
+
+The PDF (``invoices.pdf``) and the Factur-X XML (``invoices.facturx``) are both
+rendered from this, on demand: every part of it was stored when the order was
+placed and never changes, so an invoice renders the same every time.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from moneyed import Money
+
+from checkout.models import Order, OrderLine
+from invoices.models import Invoice
+from invoices.seller import seller
+from subscriptions.vat import DOMESTIC, OUTSIDE_EU, REVERSE_CHARGE
+
+POSTCODE_AND_CITY = re.compile(r"^(?P<postcode>[A-Z]{0,2}-?\d[\d\w -]{1,9}?)\s+(?P<city>\D.*)$")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address as the Factur-X XML wants it: street, postcode, city, country."""
+
+    street: str
+    more: str
+    postcode: str
+    city: str
+    country: str
+
+
+def address_parts(text: str, country: str) -> Address:
+    """Split an address text ("Musterstraße 1\\n10115 Berlin"): the last line is postcode
+    and city when it starts with a postcode, the lines before are the street."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    postcode = city = ""
+    if lines and (match := POSTCODE_AND_CITY.match(lines[-1])):
+        postcode, city = match["postcode"], match["city"]
+        lines = lines[:-1]
+    elif lines and len(lines) > 1:
+        city = lines.pop()
+    return Address(
+        street=lines[0] if lines else "",
+        more=", ".join(lines[1:]),
+        postcode=postcode,
+        city=city,
+        country=country,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    invoice: Invoice
+    order: Order
+    lines: list[OrderLine]
+    issue_date: date
+    period_start: date
+    period_end: date  # the last day of the service period (the period ends before it)
+    seller_address: Address
+    buyer_address: Address
+    seller_email: str
+    time_zone: str
+
+    @property
+    def sign(self) -> int:
+        """Credit notes state their amounts as positive numbers in the XML."""
+        return -1 if self.invoice.is_credit_note else 1
+
+    @property
+    def tax_kind(self) -> str:
+        return self.order.tax_kind
+
+    @property
+    def is_reverse_charge(self) -> bool:
+        return self.order.tax_kind == REVERSE_CHARGE
+
+    @property
+    def is_outside_eu(self) -> bool:
+        return self.order.tax_kind == OUTSIDE_EU
+
+    @property
+    def is_domestic(self) -> bool:
+        return self.order.tax_kind == DOMESTIC
+
+    @property
+    def amount_paid(self) -> Money:
+        return self.order.amount_due
+
+    @property
+    def credit_used(self) -> Money:
+        return self.order.credit_applied
+
+    @property
+    def credit_added(self) -> Money:
+        return self.order.credit_added
+
+
+def _local_date(at: datetime, zone: zoneinfo.ZoneInfo) -> date:
+    return at.astimezone(zone).date()
+
+
+def invoice_document(invoice: Invoice) -> InvoiceDocument:
+    """Load what the invoice shows: its order (unless selected with it) and the lines."""
+    order = invoice.order
+    lines = list(OrderLine.objects.filter(order_id=order.pk).order_by("id"))
+    time_zone = seller().time_zone
+    zone = zoneinfo.ZoneInfo(time_zone)
+    # A period ends at the instant the next one starts: its last day is the day before.
+    last_instant = invoice.period_end - timedelta(microseconds=1)
+    return InvoiceDocument(
+        invoice=invoice,
+        order=order,
+        lines=lines,
+        issue_date=_local_date(invoice.issued_at, zone),
+        period_start=_local_date(invoice.period_start, zone),
+        period_end=max(_local_date(last_instant, zone), _local_date(invoice.period_start, zone)),
+        seller_address=address_parts(invoice.seller_address, invoice.seller_country),
+        buyer_address=address_parts(invoice.buyer_address, invoice.buyer_country),
+        seller_email=seller().email,
+        time_zone=time_zone,
+    )
