@@ -49,7 +49,11 @@ def xml_context(doc: InvoiceDocument) -> dict:
             {
                 "name": line.product_name,
                 "description": _("%(old)s → %(new)s licenses at %(price)s per license")
-                % {"old": line.from_seats, "new": line.to_seats, "price": money_text(line.unit_price)},
+                % {
+                    "old": line.from_seats,
+                    "new": line.to_seats,
+                    "price": money_text(line.unit_price),
+                },
                 "quantity": "-1" if net < 0 else "1",
                 "price": _amount(abs(net)),
                 "net": _amount(net),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections import defaultdict
 
+from django.db import transaction
 from django.db.models import Q
 
 from checkout.orders import OrderDraft
@@ -129,20 +130,18 @@ def _invoices_corrected(drafts: list[OrderDraft]) -> dict[int, int]:
     return dict(corrected)
 
 
-def invoice_resend(*, invoice: Invoice, actor: User | None, reason: str) -> int:
-    """Email the invoice again to the account's billing admins (support, in the admin);
-    returns how many emails went. Recorded in the account's activity."""
-    from invoices.emails import invoice_email_send
+def invoice_resend(*, invoice: Invoice, actor: User | None, reason: str) -> None:
+    """Email the invoice again to the account's billing admins (support, in the admin),
+    after commit; recorded in the account's activity."""
+    from invoices.tasks import send_invoice_email
 
-    sent = invoice_email_send(invoice=invoice)
-    activity_record(
-        account=invoice.account,
-        actor=actor,
-        channel=Channel.ADMIN,
-        action="invoice_resent",
-        target=f"invoice {invoice.number}",
-        before={},
-        after={"emails": sent},
-        reason=reason,
-    )
-    return sent
+    with transaction.atomic():
+        activity_record(
+            account=invoice.account,
+            actor=actor,
+            channel=Channel.ADMIN,
+            action="invoice_resent",
+            target=f"invoice {invoice.number}",
+            reason=reason,
+        )
+        transaction.on_commit(lambda: send_invoice_email.delay(invoice.pk), robust=True)

@@ -32,3 +32,9 @@ def placed(frozen_now, admin, account, remote_support, django_capture_on_commit_
             return place(account, admin, **kwargs)
 
     return _place
+
+
+def pdf_xmp(content: bytes) -> bytes:
+    """The PDF's XMP metadata, where PDF/A and Factur-X declare themselves."""
+    reader = PdfReader(io.BytesIO(content))
+    return reader.trailer["/Root"]["/Metadata"].get_object().get_data()
