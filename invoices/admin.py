@@ -65,7 +65,9 @@ class InvoiceAdmin(SupportPermissionMixin, subscriptions_admin.ReadOnlyAdmin):
     def _invoice(self, request, invoice_id: int) -> Invoice:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return get_object_or_404(Invoice.objects.select_related("order", "corrects"), pk=invoice_id)
+        return get_object_or_404(
+            Invoice.objects.select_related("order", "corrects", "account"), pk=invoice_id
+        )
 
     def pdf_view(self, request, invoice_id: int) -> HttpResponse:
         invoice = self._invoice(request, invoice_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from moneyed import Money
 
@@ -59,11 +59,12 @@ class InvoiceDocument:
     lines: list[OrderLine]
     issue_date: date
     period_start: date
-    period_end: date  # the last day of the service period (the period ends before it)
+    period_end: date  # the last day of the service period
     seller_address: Address
     buyer_address: Address
     seller_email: str
-    time_zone: str
+    time_zone: str  # the seller's: the invoice date
+    account_time_zone: str  # the account's: the lines' periods
 
     @property
     def sign(self) -> int:
@@ -109,17 +110,16 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
     lines = list(OrderLine.objects.filter(order_id=order.pk).order_by("id"))
     time_zone = seller().time_zone
     zone = zoneinfo.ZoneInfo(time_zone)
-    # A period ends at the instant the next one starts: its last day is the day before.
-    last_instant = invoice.period_end - timedelta(microseconds=1)
     return InvoiceDocument(
         invoice=invoice,
         order=order,
         lines=lines,
         issue_date=_local_date(invoice.issued_at, zone),
-        period_start=_local_date(invoice.period_start, zone),
-        period_end=max(_local_date(last_instant, zone), _local_date(invoice.period_start, zone)),
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
         seller_address=address_parts(invoice.seller_address, invoice.seller_country),
         buyer_address=address_parts(invoice.buyer_address, invoice.buyer_country),
         seller_email=seller().email,
         time_zone=time_zone,
+        account_time_zone=invoice.account.time_zone,
     )

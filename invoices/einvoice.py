@@ -39,7 +39,7 @@ def xml_context(doc: InvoiceDocument) -> dict:
     """The XML's values, in the invoice's language for its free texts."""
     invoice, order, sign = doc.invoice, doc.order, doc.sign
     category, exemption_code = TAX_CATEGORIES.get(order.tax_kind, ("S", ""))
-    zone = zoneinfo.ZoneInfo(doc.time_zone)
+    zone = zoneinfo.ZoneInfo(doc.account_time_zone)
     lines = []
     for line in doc.lines:
         net = sign * line.subtotal.amount
@@ -101,7 +101,11 @@ def xml_context(doc: InvoiceDocument) -> dict:
         "payment_terms": _("Paid when the order was placed (order %(number)s).")
         % {"number": order.number},
         "corrects": corrects,
-        "corrects_date": corrects.issued_at.astimezone(zone).date() if corrects else None,
+        "corrects_date": (
+            corrects.issued_at.astimezone(zoneinfo.ZoneInfo(doc.time_zone)).date()
+            if corrects
+            else None
+        ),
     }
 
 

@@ -57,8 +57,10 @@ class Invoice(models.Model):
     buyer_country = models.CharField(_("buyer country"), max_length=2)
     buyer_vat_number = models.CharField(_("buyer VAT number"), max_length=32, blank=True)
     language = models.CharField(_("language"), max_length=8)
-    period_start = models.DateTimeField(_("service period start"))
-    period_end = models.DateTimeField(_("service period end"))
+    # The service period's first and last day, in the account's time zone (as its order
+    # page shows them).
+    period_start = models.DateField(_("service period start"))
+    period_end = models.DateField(_("service period end"))
     net = _money(_("net total"))
     tax = _money(_("VAT"))
     gross = _money(_("gross total"))

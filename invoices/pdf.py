@@ -43,7 +43,8 @@ def invoice_html(doc: InvoiceDocument) -> str:
         "buyer_lines": [*buyer_lines, "", "", ""][:3],
         "seller_address_line": ", ".join(invoice.seller_address.splitlines()),
     }
-    with translation.override(invoice.language), timezone.override(doc.time_zone):
+    # Dates of the lines as the account's order page shows them.
+    with translation.override(invoice.language), timezone.override(doc.account_time_zone):
         return render_to_string("invoices/invoice_pdf.html", context)
 
 

@@ -22,7 +22,9 @@ def invoice_attached_to_confirmation(
     sender, order: Order, **kwargs
 ) -> list[tuple[str, bytes, str]]:
     """The order's invoice or credit note as PDF (the XML is inside), if it has one."""
-    invoice = Invoice.objects.select_related("order", "corrects").filter(order=order).first()
+    invoice = (
+        Invoice.objects.select_related("order", "corrects", "account").filter(order=order).first()
+    )
     if invoice is None:
         return []
     return [(f"{invoice.filename_stem}.pdf", invoice_pdf(invoice), "application/pdf")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections import defaultdict
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -92,8 +93,7 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
                 buyer_country=buyer.country,
                 buyer_vat_number=buyer.vat_number,
                 language=order.language,
-                period_start=min(line.new_period_start for line in draft.lines),
-                period_end=max(line.new_period_end for line in draft.lines),
+                **service_period(draft),
                 net=order.subtotal,
                 tax=order.tax,
                 gross=order.total,
@@ -102,6 +102,16 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
     Invoice.objects.bulk_create(invoices)
     InvoiceCounter.objects.bulk_update(list(counters.values()), ["last_number"])
     return invoices
+
+
+def service_period(draft: OrderDraft) -> dict[str, date]:
+    """The first and last day of the order's lines' new periods, in the account's time
+    zone; a period ends at the instant the next one starts, so its last day is the day
+    before that instant's."""
+    zone = zoneinfo.ZoneInfo(draft.order.account.time_zone)
+    start = min(line.new_period_start for line in draft.lines).astimezone(zone).date()
+    end = max(line.new_period_end for line in draft.lines) - timedelta(microseconds=1)
+    return {"period_start": start, "period_end": max(start, end.astimezone(zone).date())}
 
 
 def _invoices_corrected(drafts: list[OrderDraft]) -> dict[int, int]:

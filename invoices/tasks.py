@@ -18,7 +18,9 @@ from invoices.models import Invoice
 )
 def send_invoice_email(invoice_id: int) -> int:
     """Email the invoice to the account's billing admins; how many emails went."""
-    invoice = Invoice.objects.select_related("order", "corrects").filter(pk=invoice_id).first()
+    invoice = (
+        Invoice.objects.select_related("order", "corrects", "account").filter(pk=invoice_id).first()
+    )
     if invoice is None:
         return 0
     return invoice_email_send(invoice=invoice)
