@@ -171,6 +171,7 @@ VISITS = [
     Visit("payment-method-refused", ANNA, payment_method_refused),
     Visit("orders", ANNA, at("/orders/")),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
+    Visit("invoices", ANNA, at("/invoices/")),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
     Visit("corporate", "billing.admin@globex.example", at("/")),
     Visit("no-access", "agent1@acme.example", at("/")),
@@ -181,6 +182,7 @@ VISITS = [
     Visit("admin-account-action", SUPPORT, admin_action_form),
     Visit("admin-orders", SUPPORT, at("/admin/checkout/order/")),
     Visit("admin-order", SUPPORT, goto(lambda urls: urls.admin_order)),
+    Visit("admin-invoices", SUPPORT, at("/admin/invoices/invoice/")),
 ]
 
 
