@@ -19,23 +19,30 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     return render(request, "invoices/list.html", {"invoices": invoices})
 
 
-def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
+@require_GET
+def _download(request: HttpRequest, render, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(render(), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
+# The number first: another account's invoice is not found, whatever the method.
+
+
 @billing_admin_required
-@require_GET
 def invoice_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
     invoice = account_invoice(account=request.account, number=number)
-    return _download(invoice_pdf(invoice), f"{invoice.filename_stem}.pdf", "application/pdf")
+    return _download(
+        request, lambda: invoice_pdf(invoice), f"{invoice.filename_stem}.pdf", "application/pdf"
+    )
 
 
 @billing_admin_required
-@require_GET
 def invoice_xml_download(request: HttpRequest, number: str) -> HttpResponse:
     invoice = account_invoice(account=request.account, number=number)
     return _download(
-        invoice_xml(invoice), f"{invoice.filename_stem}-factur-x.xml", "application/xml"
+        request,
+        lambda: invoice_xml(invoice),
+        f"{invoice.filename_stem}-factur-x.xml",
+        "application/xml",
     )

@@ -95,6 +95,8 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
         "checkout:order": [{"number": history["order"].number}],
         "checkout:authenticate": [{"payment_id": p.pk} for p in history["payments"]],
         "renewals:renewal_payment": [{"payment_id": p.pk} for p in history["payments"]],
+        "invoices:pdf": [{"number": history["order"].invoice.number}],
+        "invoices:xml": [{"number": history["order"].invoice.number}],
     }
 
 
@@ -105,6 +107,8 @@ NEVER_USED = {
     "checkout:order": {"number": "BC-20261126-NOSUCH00"},
     "checkout:authenticate": {"payment_id": 987654321},
     "renewals:renewal_payment": {"payment_id": 987654321},
+    "invoices:pdf": {"number": "2026-999999"},
+    "invoices:xml": {"number": "2026-999999"},
 }
 
 
@@ -203,6 +207,8 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
         "checkout:order": 200,
         "checkout:authenticate": None,  # the waiting payment's page, the paid one's redirect
         "renewals:renewal_payment": None,  # the renewal's page, a checkout's redirect
+        "invoices:pdf": 200,
+        "invoices:xml": 200,
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:
