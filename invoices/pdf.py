@@ -11,9 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import facturx
+import fpdf
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from fpdf import FPDF, FontFace
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
 
 from invoices.documents import InvoiceDocument, invoice_document
 from invoices.einvoice import invoice_xml
@@ -25,6 +28,8 @@ logging.getLogger("factur-x").setLevel(logging.WARNING)
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
+# PDF/A names the colour space its colours mean: sRGB, from the profile fpdf2 ships.
+SRGB_PROFILE = Path(fpdf.__file__).resolve().parent / "data" / "color_profiles" / "sRGB2014.icc"
 
 
 def invoice_html(doc: InvoiceDocument) -> str:
@@ -57,6 +62,16 @@ def _pdf(html: str, *, title: str, language: str) -> bytes:
     pdf.set_title(title)
     pdf.set_lang(language)
     pdf.set_creator("Billing Center")
+    pdf.add_output_intent(
+        OutputIntentSubType.PDFA,
+        output_condition_identifier="sRGB",
+        output_condition="IEC 61966-2-1:1999",
+        registry_name="http://www.color.org",
+        dest_output_profile=PDFICCProfile(
+            contents=SRGB_PROFILE.read_bytes(), n=3, alternate="DeviceRGB"
+        ),
+        info="sRGB2014 (v2)",
+    )
     pdf.add_page()
     pdf.set_font(FONT, size=10)
     pdf.write_html(

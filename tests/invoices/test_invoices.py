@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import facturx
 import pytest
 import time_machine
 from lxml import etree
+from pypdf import PdfReader
 
 from checkout.models import Order
 from invoices.einvoice import invoice_xml
@@ -92,6 +94,9 @@ def test_the_xml_follows_en_16931_and_is_inside_the_pdf(placed):
     # The PDF is a Factur-X PDF/A-3: its XML is the same.
     pdf = invoice_pdf(invoice)
     assert pdf_attachments(pdf)["factur-x.xml"] == xml
+    reader = PdfReader(io.BytesIO(pdf))
+    [intent] = reader.trailer["/Root"]["/OutputIntents"]
+    assert intent.get_object()["/S"] == "/GTS_PDFA1"  # the colours are sRGB, as PDF/A wants
     xmp = pdf_xmp(pdf)
     assert b"<pdfaid:part>3</pdfaid:part>" in xmp
     assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in xmp
