@@ -29,6 +29,7 @@ def test_the_confirmation_email_carries_the_invoice_pdf_with_the_same_amounts(pl
     assert filename == f"invoice-{invoice.number}.pdf" and mimetype == "application/pdf"
     # The email, the order and the invoice say the same amounts.
     assert "VAT 19%: €83.79" in message.body
+    assert f"Invoice {invoice.number} is attached as PDF" in message.body
     text = pdf_text(content)
     assert "VAT 19% €83.79" in text and "Gross total €524.79" in text
     assert f"Order: {order.number}" in text
@@ -143,3 +144,4 @@ def test_the_email_in_german_has_the_german_invoice(placed):
     [message] = mail.outbox
     text = pdf_text(message.attachments[0][1])
     assert "Rechnung 2026-000001" in text and "Gesamtbetrag (brutto) 524,79" in text
+    assert "Die Rechnung 2026-000001 liegt als PDF bei" in message.body
