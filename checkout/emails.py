@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
@@ -12,6 +14,8 @@ from django.utils import translation
 from checkout.models import Order
 from checkout.signals import confirmation_attachments
 from subscriptions.models import Membership
+
+logger = logging.getLogger(__name__)
 
 
 def email_message(
@@ -56,9 +60,15 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
     message = email_message(
         "checkout/email/order_confirmation", context, order.language, to=to, cc=cc
     )
-    # The invoice PDF, from the invoices app (above this one).
-    for _receiver, attachments in confirmation_attachments.send(sender=Order, order=order):
-        for filename, content, mimetype in attachments or []:
+    # The invoice PDF, from the invoices app (above this one). One that cannot be made
+    # must not hold the confirmation back: it is logged, and the Invoices page has it.
+    for receiver, answer in confirmation_attachments.send_robust(sender=Order, order=order):
+        if isinstance(answer, Exception):
+            logger.error(
+                "No attachment from %s for order %s", receiver, order.number, exc_info=answer
+            )
+            continue
+        for filename, content, mimetype in answer or []:
             message.attach(filename, content, mimetype)
     return message
 

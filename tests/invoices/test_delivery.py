@@ -145,3 +145,18 @@ def test_the_email_in_german_has_the_german_invoice(placed):
     text = pdf_text(message.attachments[0][1])
     assert "Rechnung 2026-000001" in text and "Gesamtbetrag (brutto) 524,79" in text
     assert "Die Rechnung 2026-000001 liegt als PDF bei" in message.body
+
+
+def test_an_invoice_that_cannot_be_rendered_does_not_hold_the_confirmation_back(
+    placed, monkeypatch, caplog
+):
+    def broken(invoice):
+        raise ValueError("the template is broken")
+
+    monkeypatch.setattr("invoices.receivers.invoice_pdf", broken)
+
+    order = placed(12)
+
+    [message] = mail.outbox
+    assert message.attachments == [] and order.number in message.body
+    assert "No attachment" in caplog.text and "the template is broken" in caplog.text
