@@ -174,6 +174,8 @@ def test_a_downgrade_that_credits_more_than_it_charges_gets_a_credit_note(placed
     text = pdf_text(invoice_pdf(credit_note))
     assert "Credit note GS-2026-000001" in text
     assert f"Corrects invoice {credit_note.corrects.number}" in text
+    assert "Credit note number: GS-2026-000001" in text
+    assert "Credit note date: Nov. 27, 2026" in text
     xml = invoice_xml(credit_note)
     assert xml_value(xml, "//rsm:ExchangedDocument/ram:TypeCode") == ["381"]
     assert xml_value(xml, "//ram:GrandTotalAmount") == [f"{-order.total.amount:.2f}"]
