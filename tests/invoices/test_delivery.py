@@ -121,6 +121,9 @@ def test_support_sends_an_invoice_again_with_a_reason(
     client.force_login(staff)
     changelist = reverse("admin:invoices_invoice_changelist")
     assert "2026-000001" in client.get(changelist).content.decode()
+    detail = client.get(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
+    assert detail.status_code == 200 and "Acme GmbH" in detail.content.decode()
+    assert reverse("admin:invoices_invoice_xml", args=[invoice.pk]) in detail.content.decode()
     pdf = client.get(reverse("admin:invoices_invoice_pdf", args=[invoice.pk]))
     assert "Invoice 2026-000001" in pdf_text(pdf.content)
 
