@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import transaction
@@ -48,6 +47,9 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
     billable = [(draft, kind) for draft in drafts if (kind := invoice_kind(draft))]
     if not billable:
         return []
+    corrected = _invoices_corrected(
+        [draft for draft, kind in billable if kind == InvoiceKind.CREDIT_NOTE]
+    )
     issuer = seller()
     zone = zoneinfo.ZoneInfo(issuer.time_zone)
     series = sorted(
@@ -65,7 +67,6 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
         .filter(in_series)
         .order_by("kind", "year")
     }
-    corrected = _invoices_corrected([draft for draft, kind in billable if kind != "invoice"])
     invoices = []
     for draft, kind in billable:
         order = draft.order
@@ -128,7 +129,7 @@ def _invoices_corrected(drafts: list[OrderDraft]) -> dict[int, int]:
         .values_list("id", "order__lines__subscription_id")
     ):
         last_by_subscription[subscription_id] = invoice_id
-    corrected: dict[int, int] = defaultdict(int)
+    corrected: dict[int, int] = {}
     for draft in drafts:
         found = [
             last_by_subscription[line.subscription_id]
@@ -137,7 +138,7 @@ def _invoices_corrected(drafts: list[OrderDraft]) -> dict[int, int]:
         ]
         if found:
             corrected[draft.order.pk] = max(found)
-    return dict(corrected)
+    return corrected
 
 
 def invoice_resend(*, invoice: Invoice, actor: User | None, reason: str) -> None:
