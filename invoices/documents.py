@@ -1,6 +1,6 @@
 """What an invoice document says, read from the invoice row, its order and the order's lines.
 
-The PDF (``invoices.pdf``) and the Factur-X XML (``invoices.facturx``) are both
+The PDF (``invoices.pdf``) and the Factur-X XML (``invoices.einvoice``) are both
 rendered from this, on demand: every part of it was stored when the order was
 placed and never changes, so an invoice renders the same every time.
 """
@@ -8,16 +8,13 @@ placed and never changes, so an invoice renders the same every time.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from moneyed import Money
+from datetime import date
 
 from checkout.models import Order, OrderLine
 from invoices.models import Invoice
 from invoices.seller import seller
-from subscriptions.vat import DOMESTIC, OUTSIDE_EU, REVERSE_CHARGE
+from subscriptions.vat import OUTSIDE_EU, REVERSE_CHARGE
 
 POSTCODE_AND_CITY = re.compile(r"^(?P<postcode>[A-Z]{0,2}-?\d[\d\w -]{1,9}?)\s+(?P<city>\D.*)$")
 
@@ -72,10 +69,6 @@ class InvoiceDocument:
         return -1 if self.invoice.is_credit_note else 1
 
     @property
-    def tax_kind(self) -> str:
-        return self.order.tax_kind
-
-    @property
     def is_reverse_charge(self) -> bool:
         return self.order.tax_kind == REVERSE_CHARGE
 
@@ -83,43 +76,21 @@ class InvoiceDocument:
     def is_outside_eu(self) -> bool:
         return self.order.tax_kind == OUTSIDE_EU
 
-    @property
-    def is_domestic(self) -> bool:
-        return self.order.tax_kind == DOMESTIC
-
-    @property
-    def amount_paid(self) -> Money:
-        return self.order.amount_due
-
-    @property
-    def credit_used(self) -> Money:
-        return self.order.credit_applied
-
-    @property
-    def credit_added(self) -> Money:
-        return self.order.credit_added
-
-
-def _local_date(at: datetime, zone: zoneinfo.ZoneInfo) -> date:
-    return at.astimezone(zone).date()
-
 
 def invoice_document(invoice: Invoice) -> InvoiceDocument:
     """Load what the invoice shows: its order (unless selected with it) and the lines."""
     order = invoice.order
     lines = list(OrderLine.objects.filter(order_id=order.pk).order_by("id"))
-    time_zone = seller().time_zone
-    zone = zoneinfo.ZoneInfo(time_zone)
     return InvoiceDocument(
         invoice=invoice,
         order=order,
         lines=lines,
-        issue_date=_local_date(invoice.issued_at, zone),
+        issue_date=invoice.issue_date,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         seller_address=address_parts(invoice.seller_address, invoice.seller_country),
         buyer_address=address_parts(invoice.buyer_address, invoice.buyer_country),
         seller_email=seller().email,
-        time_zone=time_zone,
+        time_zone=seller().time_zone,
         account_time_zone=invoice.account.time_zone,
     )

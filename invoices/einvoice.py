@@ -101,11 +101,7 @@ def xml_context(doc: InvoiceDocument) -> dict:
         "payment_terms": _("Paid when the order was placed (order %(number)s).")
         % {"number": order.number},
         "corrects": corrects,
-        "corrects_date": (
-            corrects.issued_at.astimezone(zoneinfo.ZoneInfo(doc.time_zone)).date()
-            if corrects
-            else None
-        ),
+        "corrects_date": corrects.issue_date if corrects else None,
     }
 
 

@@ -36,6 +36,8 @@ class Invoice(models.Model):
     year = models.PositiveIntegerField(_("year"))
     sequence = models.PositiveIntegerField(_("sequence number"))
     issued_at = models.DateTimeField(_("issued at"))
+    # The invoice date: the day of issued_at where the seller is (SELLER_TIME_ZONE).
+    issue_date = models.DateField(_("invoice date"))
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="invoice")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
     # A credit note refers to the invoice it corrects (the last one for its subscriptions).

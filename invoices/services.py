@@ -70,7 +70,7 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
     invoices = []
     for draft, kind in billable:
         order = draft.order
-        year = order.placed_at.astimezone(zone).year
+        year = order.placed_at.astimezone(zone).year  # the year of the invoice date
         counter = counters[(kind, year)]
         counter.last_number += 1
         buyer = invoice_buyer(order.account)
@@ -81,6 +81,7 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
                 year=year,
                 sequence=counter.last_number,
                 issued_at=order.placed_at,
+                issue_date=order.placed_at.astimezone(zone).date(),
                 order=order,
                 account_id=order.account_id,
                 corrects_id=corrected.get(order.pk),
