@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "payments",
     "checkout",
+    "invoices",
     "renewals",
     "members",
     "billing_center",
@@ -197,9 +198,7 @@ PASSWORD_RESET_EMAIL_INTERVAL = timedelta(
 # -- Language and time -------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
-LOCALE_PATHS = [
-    BASE_DIR / "subscriptions" / "locale"
-]  # all the portal's messages, templates included
+LOCALE_PATHS = [BASE_DIR / "subscriptions" / "locale"]  # all messages, templates included
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # storage; pages show the account's own time zone

@@ -23,6 +23,7 @@ urlpatterns = [
     path("i18n/setlang/", language_set, name="set_language"),
     path("", include("payments.urls")),
     path("", include("checkout.urls")),
+    path("", include("invoices.urls")),
     path("", include("renewals.urls")),
     path("", include("members.urls")),
     path("", include("billing_center.urls")),

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 
 from checkout.models import Order
+from checkout.signals import confirmation_attachments
 from subscriptions.emails import email_message
 from subscriptions.models import Membership
+
+logger = logging.getLogger(__name__)
 
 
 def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMultiAlternatives:
@@ -35,7 +40,20 @@ def order_confirmation_message(*, order: Order, base_url: str = "") -> EmailMult
         "lines": list(order.lines.all()),
         "order_url": base_url + reverse("checkout:order", args=[order.number]),
     }
-    return email_message("checkout/email/order_confirmation", context, order.language, to=to, cc=cc)
+    message = email_message(
+        "checkout/email/order_confirmation", context, order.language, to=to, cc=cc
+    )
+    # The invoice PDF, from the invoices app (above this one). One that cannot be made
+    # must not hold the confirmation back: it is logged, and the Invoices page has it.
+    for receiver, answer in confirmation_attachments.send_robust(sender=Order, order=order):
+        if isinstance(answer, Exception):
+            logger.error(
+                "No attachment from %s for order %s", receiver, order.number, exc_info=answer
+            )
+            continue
+        for filename, content, mimetype in answer or []:
+            message.attach(filename, content, mimetype)
+    return message
 
 
 def order_confirmation_send(*, order: Order, connection: BaseEmailBackend | None = None) -> None:

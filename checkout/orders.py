@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 
 from checkout.models import Cart, CartLine, Order, OrderLine
+from checkout.signals import orders_written
 from core.batch_writes import batch_insert, batch_update
 from payments.cards import card_on_file_make
 from payments.models import Payment
@@ -62,7 +63,8 @@ class OrderDraft:
 
 
 def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) -> list[Order]:
-    """Write the orders of ``drafts`` and all they change; confirmation emails after commit.
+    """Write the orders of ``drafts`` and all they change (and, through ``orders_written``,
+    their invoices); confirmation emails after commit.
 
     Runs inside the caller's transaction, which holds the locks of the
     accounts and subscriptions concerned (taken in that order).
@@ -97,6 +99,8 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
         _cards_that_paid_kept(payments)
         if batch_update(Payment, payments, PAYMENT_FIELDS) != len(payments):
             raise DatabaseError("A payment was not there to record its order.")
+    # The invoices (an app above this one) are written in this transaction.
+    orders_written.send(sender=Order, drafts=drafts)
 
     from checkout.tasks import send_order_confirmation
 

@@ -271,7 +271,9 @@ def vat_number_add(request: HttpRequest) -> HttpResponse:
 @billing_admin_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = account_orders(account=request.account).prefetch_related("lines")
+    # Each order's invoice (the invoices app's, a relation only) comes with it.
+    orders = account_orders(account=request.account).select_related("invoice")
+    orders = orders.prefetch_related("lines")
     return render(request, "checkout/orders.html", {"orders": orders})
 
 
@@ -280,7 +282,9 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     """The receipt; right after Place order it is the confirmation page too."""
     # The number first: another account's order is not found, whatever the method.
     order = get_object_or_404(
-        Order.objects.prefetch_related("lines", "payments"), account=request.account, number=number
+        Order.objects.select_related("invoice").prefetch_related("lines", "payments"),
+        account=request.account,
+        number=number,
     )
     return _order_detail(request, order)
 

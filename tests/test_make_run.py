@@ -142,6 +142,7 @@ def test_the_demo_on_sqlite_takes_a_seat_change_from_sign_in_to_order(local_envi
         assert answered is not None, "runserver did not answer"
         url, placed = place_the_demo_order(server.url)
         assert "/orders/BC-" in url and "Your order is placed" in placed
+        assert re.search(r'href="/invoices/\d{4}-\d{6}\.pdf"', placed), "no invoice link"
     assert "Traceback" not in server.errors
 
 

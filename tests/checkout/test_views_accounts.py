@@ -138,7 +138,9 @@ def test_place_order_runs_the_same_queries_for_one_line_or_five(frozen_now, clie
             _queries(lambda: client.post(reverse("checkout:place"), {"review": token}))  # noqa: B023
         )
         assert Order.objects.filter(account=membership.account).get().lines.count() == lines
-    assert counts[0] == counts[1] <= 24, counts
+    # The invoice is four of them (the year's counter created if missing, locked, the
+    # invoice inserted, the counter moved on).
+    assert counts[0] == counts[1] <= 26, counts
 
 
 def test_billing_center_runs_the_same_queries_for_one_subscription_or_five(client, db):

@@ -233,6 +233,7 @@ VISITS = [
     Visit("billing-center-ending", ANNA, billing_center_ending),
     Visit("activity", ANNA, at("/activity/")),
     Visit("order", ANNA, goto(lambda urls: urls.order)),
+    Visit("invoices", ANNA, at("/invoices/")),
     Visit("not-found", ANNA, at("/orders/BC-00000000-NOTHERE/")),
     Visit("users", ANNA, users_with_menu_open),
     Visit("users-remove", ANNA, users_remove),
@@ -247,6 +248,7 @@ VISITS = [
     Visit("admin-account-action", SUPPORT, admin_action_form),
     Visit("admin-orders", SUPPORT, at("/admin/checkout/order/")),
     Visit("admin-order", SUPPORT, goto(lambda urls: urls.admin_order)),
+    Visit("admin-invoices", SUPPORT, at("/admin/invoices/invoice/")),
 ]
 
 

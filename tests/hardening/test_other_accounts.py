@@ -117,6 +117,8 @@ def ids_of(history: dict) -> dict[str, list[dict]]:
         "members:remove": [{"pk": m.pk} for m in history["memberships"]],
         "members:resend": [{"pk": history["invitation"].pk}],
         "members:revoke": [{"pk": history["invitation"].pk}],
+        "invoices:pdf": [{"number": history["order"].invoice.number}],
+        "invoices:xml": [{"number": history["order"].invoice.number}],
     }
 
 
@@ -134,6 +136,8 @@ NEVER_USED = {
     "members:remove": {"pk": 987654321},
     "members:resend": {"pk": 987654321},
     "members:revoke": {"pk": 987654321},
+    "invoices:pdf": {"number": "2026-999999"},
+    "invoices:xml": {"number": "2026-999999"},
 }
 
 
@@ -255,6 +259,8 @@ def test_the_owner_reaches_the_same_urls(acme_history, client, admin):
         "members:remove": 200,  # the question first
         "members:resend": 405,
         "members:revoke": 405,
+        "invoices:pdf": 200,
+        "invoices:xml": 200,
     }
     for name, all_kwargs in ids_of(acme_history).items():
         for kwargs in all_kwargs:
