@@ -100,8 +100,8 @@ def test_a_refused_card_comes_back_with_each_error_at_its_field_and_no_secret(
     # The expiry comes back as typed (escaped), marked invalid, its message next to it.
     assert tag(page, "expiry") == (
         '<input type="text" name="expiry" value="13/&lt;b&gt;" autocomplete="cc-exp"'
-        ' placeholder="MM/YY" maxlength="7" required aria-invalid="true"'
-        ' aria-describedby="id_expiry_error" id="id_expiry">'
+        f' placeholder="{"MM/JJ" if language == "de" else "MM/YY"}" maxlength="7" required'
+        ' aria-invalid="true" aria-describedby="id_expiry_error" id="id_expiry">'
     )
     expiry_message = re.search(
         r'<p class="error" role="alert" id="id_expiry_error">([^<]*)</p>', page
