@@ -20,9 +20,10 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 
-from checkout.tasks import ALREADY_SENT, BUSY, NOT_FOUND, SENT, error_text
+from checkout.tasks import ALREADY_SENT, BUSY, NOT_FOUND, SENT
 from renewals.batch import RETRY_AFTER_DAYS, Renewal, renewal_token
 from renewals.models import PaymentFailureNotice
+from renewals.sweeps import sweep_cutoff, unsent_deliver
 from subscriptions import clock
 from subscriptions.models import Subscription
 
@@ -113,20 +114,16 @@ def payment_failed_notices_dispatch(
     *, older_than: timedelta | None = None, limit: int | None = None
 ) -> dict[int, str]:
     """Send the notices that stayed unsent (the broker was down, a worker died)."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.ORDER_EMAIL_SWEEP_AFTER)
-    due = list(
+    unsent = (
         PaymentFailureNotice.objects.filter(
-            sent_at__isnull=True, created_at__lte=clock.now() - older_than
+            sent_at__isnull=True, created_at__lte=sweep_cutoff(older_than)
         )
         .order_by("pk")
-        .values_list("pk", flat=True)[: limit or settings.ORDER_EMAIL_SWEEP_BATCH]
+        .values_list("pk", flat=True)
     )
-    outcomes = {}
-    for payment_id in due:
-        try:
-            outcomes[payment_id] = payment_failed_deliver(payment_id=payment_id, skip_locked=True)
-        except Exception as error:  # the next sweep tries again
-            logger.exception("Sweeper could not send the failure notice %s", payment_id)
-            outcomes[payment_id] = error_text(error)
-    return outcomes
+    return unsent_deliver(
+        unsent,
+        lambda pk: payment_failed_deliver(payment_id=pk, skip_locked=True),
+        what="failure notice",
+        limit=limit,
+    )

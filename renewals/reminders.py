@@ -20,9 +20,10 @@ from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from checkout.tasks import ALREADY_SENT, BUSY, NOT_FOUND, SENT, error_text
+from checkout.tasks import ALREADY_SENT, BUSY, NOT_FOUND, SENT
 from renewals.batch import billing_languages, with_plans
 from renewals.models import RenewalReminder
+from renewals.sweeps import sweep_cutoff, unsent_deliver
 from subscriptions import clock
 from subscriptions.credit import credit_balances
 from subscriptions.models import Account, Plan, Subscription
@@ -166,22 +167,16 @@ def renewal_reminders_dispatch(
     *, older_than: timedelta | None = None, limit: int | None = None
 ) -> dict[int, str]:
     """Send the reminders that stayed unsent (the broker was down, a worker died)."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.ORDER_EMAIL_SWEEP_AFTER)
-    due = list(
+    unsent = (
         RenewalReminder.objects.filter(
-            sent_at__isnull=True, created_at__lte=clock.now() - older_than
+            sent_at__isnull=True, created_at__lte=sweep_cutoff(older_than)
         )
         .order_by("pk")
-        .values_list("pk", flat=True)[: limit or settings.ORDER_EMAIL_SWEEP_BATCH]
+        .values_list("pk", flat=True)
     )
-    outcomes = {}
-    for reminder_id in due:
-        try:
-            outcomes[reminder_id] = renewal_reminder_deliver(
-                reminder_id=reminder_id, skip_locked=True
-            )
-        except Exception as error:  # the next sweep tries again
-            logger.exception("Sweeper could not send the renewal reminder %s", reminder_id)
-            outcomes[reminder_id] = error_text(error)
-    return outcomes
+    return unsent_deliver(
+        unsent,
+        lambda pk: renewal_reminder_deliver(reminder_id=pk, skip_locked=True),
+        what="renewal reminder",
+        limit=limit,
+    )

@@ -18,12 +18,12 @@ from checkout.tasks import (
     NOT_FOUND,
     SENT,
     TRANSIENT_ERRORS,
-    error_text,
     retry_countdown,
 )
 from payments.models import RENEWAL_TOKEN_PREFIX, Payment
 from renewals.emails import renewal_authentication_send
 from renewals.run import subscriptions_renew
+from renewals.sweeps import sweep_cutoff, unsent_deliver
 from subscriptions import clock
 
 logger = logging.getLogger(__name__)
@@ -122,29 +122,23 @@ def renewal_authentication_requests_dispatch(
     *, older_than: timedelta | None = None, limit: int | None = None
 ) -> dict[int, str]:
     """Send the requests that stayed unsent (the broker was down, a worker died)."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.ORDER_EMAIL_SWEEP_AFTER)
-    due = list(
+    unsent = (
         Payment.objects.filter(
             status=Payment.Status.REQUIRES_ACTION,
             order__isnull=True,
             authentication_requested_at__isnull=True,
             checkout_token__startswith=RENEWAL_TOKEN_PREFIX,
-            updated_at__lte=clock.now() - older_than,
+            updated_at__lte=sweep_cutoff(older_than),
         )
         .order_by("pk")
-        .values_list("pk", flat=True)[: limit or settings.ORDER_EMAIL_SWEEP_BATCH]
+        .values_list("pk", flat=True)
     )
-    outcomes = {}
-    for payment_id in due:
-        try:
-            outcomes[payment_id] = renewal_authentication_request_deliver(
-                payment_id=payment_id, skip_locked=True
-            )
-        except Exception as error:  # the next sweep tries again
-            logger.exception("Sweeper could not send the authentication request %s", payment_id)
-            outcomes[payment_id] = error_text(error)
-    return outcomes
+    return unsent_deliver(
+        unsent,
+        lambda pk: renewal_authentication_request_deliver(payment_id=pk, skip_locked=True),
+        what="authentication request",
+        limit=limit,
+    )
 
 
 # -- The email that a renewal charge failed, and the yearly renewal reminder -------------
