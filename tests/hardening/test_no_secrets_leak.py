@@ -14,6 +14,7 @@ webhook secret configured (localstripe on loopback, events delivered by it).
 from __future__ import annotations
 
 import email
+import io
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from django.contrib.sessions.models import Session
 from django.core import mail
 from django.db import connection
 from django.urls import reverse
+from pypdf import PdfReader
 
 from checkout.models import Order
 from payments.models import PaymentMethod, StripeEvent
@@ -110,8 +112,21 @@ def every_email() -> str:
         texts += [message.subject, message.body, *(content for content, _ in message.alternatives)]
         parsed = email.message_from_bytes(message.message().as_bytes(), policy=default_policy)
         texts += [f"{name}: {value}" for name, value in parsed.items()]
-        texts += [part.get_content() for part in parsed.walk() if not part.is_multipart()]
+        texts += [part_text(part) for part in parsed.walk() if not part.is_multipart()]
     return "\n".join(texts)
+
+
+def part_text(part) -> str:
+    """A message part as text; an attached invoice PDF by its text and embedded XML."""
+    content = part.get_content()
+    if isinstance(content, str):
+        return content
+    if part.get_content_type() == "application/pdf":
+        reader = PdfReader(io.BytesIO(content))
+        texts = [page.extract_text() for page in reader.pages]
+        texts += [data.decode() for files in reader.attachments.values() for data in files]
+        return "\n".join(texts)
+    return content.decode("latin-1")
 
 
 def card_data_in(text: str) -> list[str]:
