@@ -1,8 +1,9 @@
 """The Celery app for the renewals fan-out benchmark (bench/renewals.py --celery-workers N).
 
 The real app and the real shard task; only the confirmation email of each
-renewal order is counted instead of published, as in the in-process run, so
-both figures measure the renewal and not the email.
+renewal order and the email of each declined one are counted instead of
+published, as in the in-process run, so both figures measure the renewal and
+not the email.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class _CountedConfirmations:
 @task_prerun.connect
 def _count_confirmations(**_) -> None:
     import checkout.tasks
+    import renewals.tasks
 
     if not isinstance(checkout.tasks.send_order_confirmation, _CountedConfirmations):
         checkout.tasks.send_order_confirmation = _CountedConfirmations()
+        renewals.tasks.send_payment_failed_notice = _CountedConfirmations()

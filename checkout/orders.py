@@ -94,7 +94,7 @@ def orders_write(drafts: list[OrderDraft], *, subscription_fields: list[str]) ->
     if credit:
         CreditLedgerEntry.objects.bulk_create(credit)
     if activity:  # one statement for all the orders' entries
-        AuditEntry.objects.bulk_create(activity)
+        batch_insert(activity)
     if payments:
         _cards_that_paid_kept(payments)
         if batch_update(Payment, payments, PAYMENT_FIELDS) != len(payments):

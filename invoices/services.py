@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from checkout.orders import OrderDraft
+from core.batch_writes import batch_insert
 from invoices.buyer import invoice_buyer
 from invoices.models import Invoice, InvoiceCounter, InvoiceKind
 from invoices.seller import seller
@@ -82,7 +83,7 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
                 sequence=counter.last_number,
                 issued_at=order.placed_at,
                 issue_date=order.placed_at.astimezone(zone).date(),
-                order=order,
+                order_id=order.pk,
                 account_id=order.account_id,
                 corrects_id=corrected.get(order.pk),
                 seller_name=issuer.name,
@@ -101,7 +102,7 @@ def invoices_issue(*, drafts: list[OrderDraft]) -> list[Invoice]:
                 gross=order.total,
             )
         )
-    Invoice.objects.bulk_create(invoices)
+    batch_insert(invoices)  # a renewal batch's thousand in one set-based statement
     InvoiceCounter.objects.bulk_update(list(counters.values()), ["last_number"])
     return invoices
 
