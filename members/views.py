@@ -163,12 +163,11 @@ def _license_target(request: HttpRequest):
     return subscription, membership
 
 
-@billing_admin_required(self_service=False)
-@require_POST
-def license_assign(request: HttpRequest) -> HttpResponse:
+def _license_change(request: HttpRequest, write, done: str) -> HttpResponse:
+    """Assign or unassign (``write``, a ``seat_*`` service) the license the form names."""
     subscription, membership = _license_target(request)
     try:
-        seat_assign(
+        write(
             subscription=subscription,
             user=membership.user,
             actor=request.user,
@@ -176,33 +175,23 @@ def license_assign(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         return _refused(request, error)
-    messages.success(
-        request,
-        _("%(email)s now holds a license of %(product)s.")
-        % {"email": membership.user.email, "product": subscription.plan.product.name},
-    )
+    email, product = membership.user.email, subscription.plan.product.name
+    messages.success(request, done % {"email": email, "product": product})
     return _back(request)
+
+
+@billing_admin_required(self_service=False)
+@require_POST
+def license_assign(request: HttpRequest) -> HttpResponse:
+    return _license_change(request, seat_assign, _("%(email)s now holds a license of %(product)s."))
 
 
 @billing_admin_required(self_service=False)
 @require_POST
 def license_unassign(request: HttpRequest) -> HttpResponse:
-    subscription, membership = _license_target(request)
-    try:
-        seat_unassign(
-            subscription=subscription,
-            user=membership.user,
-            actor=request.user,
-            channel=Channel.PORTAL,
-        )
-    except ValidationError as error:
-        return _refused(request, error)
-    messages.success(
-        request,
-        _("The license of %(product)s held by %(email)s is free again.")
-        % {"email": membership.user.email, "product": subscription.plan.product.name},
+    return _license_change(
+        request, seat_unassign, _("The license of %(product)s held by %(email)s is free again.")
     )
-    return _back(request)
 
 
 @billing_admin_required(self_service=False)
