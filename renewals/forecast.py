@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from moneyed import Money
 
 from renewals.batch import Renewal
-from renewals.run import RenewalRun
-from subscriptions import clock
+from renewals.run import quoting_run
 from subscriptions.models import Account, Subscription
 
 
@@ -58,8 +57,7 @@ def next_charges(
     wanted = {s.pk for s in subscriptions if renews(s)}
     if not wanted:
         return {}
-    # Quoting asks no gateway: none is built (a Stripe client per page view would be waste).
-    run = RenewalRun(at=clock.now(), batch_size=1, gateway=None, shard=(0, 1))  # type: ignore[arg-type]
+    run = quoting_run()
     queue = [(s.current_period_end, s.pk, s) for s in subscriptions if s.pk in wanted or owes(s)]
     heapq.heapify(queue)
     charges: dict[int, Renewal | ValueError] = {}

@@ -271,6 +271,12 @@ class RenewalRun:
         return paid_record(renewals, batch, at=self.at, now=now)
 
 
+def quoting_run() -> RenewalRun:
+    """A run that only quotes renewals (the next charge, what a past-due renewal owes):
+    ``renewal`` asks no gateway, so none is built (a Stripe client per page view)."""
+    return RenewalRun(at=clock.now(), batch_size=1, gateway=None, shard=(0, 1))  # type: ignore[arg-type]
+
+
 def subscriptions_renew(
     *,
     at: datetime,

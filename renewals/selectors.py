@@ -8,11 +8,9 @@ from decimal import Decimal
 
 from moneyed import Money
 
-from payments.gateways import get_gateway
 from payments.models import Payment
 from renewals.batch import Renewal, credit_held, renewal_order_number, renewal_token
-from renewals.run import RenewalRun
-from subscriptions import clock
+from renewals.run import quoting_run
 from subscriptions.credit import credit_balance
 from subscriptions.models import Account, Subscription
 from subscriptions.money import round_money
@@ -48,7 +46,7 @@ def renewals_owed(*, account: Account, subscriptions: list[Subscription]) -> dic
     unpaid = [s for s in subscriptions if s.status in UNPAID]
     if not unpaid:
         return {}
-    run = RenewalRun(at=clock.now(), batch_size=1, gateway=get_gateway(), shard=(0, 1))
+    run = quoting_run()
     tokens = {s.pk: renewal_token(s.pk, s.current_period_end) for s in unpaid}
     numbers = {s.pk: renewal_order_number(s.pk, s.current_period_end) for s in unpaid}
     waiting = dict(
